@@ -1,0 +1,29 @@
+"""ppo_jax: end-to-end accelerated PPO in JAX.
+
+All of training (gymnax env stepping, GAE, minibatch PPO updates) is one pure
+function that `jax.jit` compiles once and `jax.vmap` maps over seeds and
+hyperparameters.
+"""
+
+from ppo_jax.config import HParams, PPOConfig, available_envs, preset
+from ppo_jax.evaluate import evaluate, make_policy, make_value_fn
+from ppo_jax.train import Trainer, make_train, make_trainer, train_seeds
+from ppo_jax.types import TrainOutput, TrainState
+
+__all__ = [
+    "HParams",
+    "PPOConfig",
+    "Trainer",
+    "TrainOutput",
+    "TrainState",
+    "available_envs",
+    "evaluate",
+    "make_policy",
+    "make_train",
+    "make_trainer",
+    "make_value_fn",
+    "preset",
+    "train_seeds",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,120 @@
+"""Using a trained agent: policy and value functions, and whole-episode evaluation.
+
+All of them use the observation-normalization statistics stored in the state,
+frozen (evaluation never updates them).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from ppo_jax.config import PPOConfig
+from ppo_jax.envs import LogState
+from ppo_jax.networks import ActorCritic, make_distribution
+from ppo_jax.normalize import normalize
+from ppo_jax.train import make_context
+from ppo_jax.types import TrainState
+
+
+def _check_single_agent(state: TrainState) -> None:
+    if state.update_step.ndim != 0:
+        raise ValueError(
+            f"state holds a population (leading axis {state.update_step.shape}); pick one agent "
+            "first, e.g. jax.tree.map(lambda x: x[0], outs.state)"
+        )
+
+
+def _prepare_obs(ctx, state: TrainState, obs) -> jax.Array:
+    flat = ctx.adapter.flatten_obs(obs)
+    return normalize(state.obs_stats, flat) if ctx.config.normalize_observations else flat
+
+
+def _select_action(network, params, obs: jax.Array, key: jax.Array, deterministic: bool):
+    dist_params = network.apply(params, obs, method=ActorCritic.policy)
+    if deterministic:
+        if "logits" in dist_params:
+            return jnp.argmax(dist_params["logits"], axis=-1)
+        return dist_params["mean"]
+    return make_distribution(dist_params).sample(seed=key)
+
+
+def make_policy(
+    config: PPOConfig, state: TrainState, deterministic: bool = False, env=None, env_params=None
+) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """act(key, obs) -> action for one raw gymnax observation (vmap for batches).
+
+    Deterministic: argmax (Discrete) or the Gaussian mean; Box actions are
+    clipped to the action space, as the env receives them.
+    """
+    _check_single_agent(state)
+    ctx = make_context(config, env, env_params)
+
+    def act(key: jax.Array, obs) -> jax.Array:
+        action = _select_action(ctx.network, state.params, _prepare_obs(ctx, state, obs), key, deterministic)
+        return ctx.adapter.env_action(action)
+
+    return act
+
+
+def make_value_fn(config: PPOConfig, state: TrainState, env=None, env_params=None) -> Callable:
+    """value(obs) -> V(obs) for one raw gymnax observation (vmap for batches)."""
+    _check_single_agent(state)
+    ctx = make_context(config, env, env_params)
+
+    def value(obs) -> jax.Array:
+        return ctx.network.apply(state.params, _prepare_obs(ctx, state, obs), method=ActorCritic.value)
+
+    return value
+
+
+@struct.dataclass
+class _EpisodeCarry:
+    key: jax.Array
+    env_state: LogState
+    obs: jax.Array
+    done: jax.Array
+    episode_return: jax.Array
+
+
+def _run_episode(key, *, ctx, state: TrainState, deterministic: bool) -> jax.Array:
+    """Return of one whole episode (until termination or truncation)."""
+    key, reset_key = jax.random.split(key)
+    obs, env_state = ctx.adapter.reset(reset_key)
+    norm = lambda o: normalize(state.obs_stats, o) if ctx.config.normalize_observations else o
+
+    def body(c: _EpisodeCarry) -> _EpisodeCarry:
+        key, act_key, step_key = jax.random.split(c.key, 3)
+        action = _select_action(ctx.network, state.params, norm(c.obs), act_key, deterministic)
+        step = ctx.adapter.step(step_key, c.env_state, action)
+        done = step.terminated | step.truncated
+        return _EpisodeCarry(key, step.state, step.obs, done, c.episode_return + step.reward)
+
+    init = _EpisodeCarry(key, env_state, obs, jnp.asarray(False), jnp.zeros((), jnp.float32))
+    final = jax.lax.while_loop(lambda c: ~c.done, body, init)
+    return final.episode_return
+
+
+def evaluate(
+    config: PPOConfig,
+    state: TrainState,
+    key: jax.Array,
+    num_episodes: int = 100,
+    deterministic: bool = True,
+    env=None,
+    env_params=None,
+) -> jax.Array:
+    """Undiscounted returns of `num_episodes` whole episodes: float32 [num_episodes].
+
+    Jittable (jit it with config, num_episodes, deterministic, env static);
+    episodes run in parallel and each ends at termination or truncation.
+    """
+    _check_single_agent(state)
+    if isinstance(num_episodes, bool) or not isinstance(num_episodes, int) or num_episodes <= 0:
+        raise ValueError(f"evaluate: num_episodes must be a positive integer, got {num_episodes!r}")
+    ctx = make_context(config, env, env_params)
+    keys = jax.random.split(key, num_episodes)
+    return jax.vmap(lambda k: _run_episode(k, ctx=ctx, state=state, deterministic=deterministic))(keys)

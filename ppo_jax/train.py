@@ -1,0 +1,255 @@
+"""make_trainer / make_train / train_seeds: all of training as one pure function."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from ppo_jax.config import HParams, PPOConfig, validate_hparams
+from ppo_jax.envs import GymnaxAdapter, make_env
+from ppo_jax.gae import compute_gae
+from ppo_jax.loss import LossOptions
+from ppo_jax.networks import ActorCritic, make_distribution, make_network
+from ppo_jax.normalize import init_reward_scaler, init_running_stats
+from ppo_jax.rollout import EpisodeTally, RolloutCarry, collect_rollout
+from ppo_jax.types import Batch, TrainOutput, TrainState, Transition
+from ppo_jax.update import UpdateSettings, make_optimizer, update_policy
+
+METRIC_NAMES = (
+    "timesteps", "episode_return", "episode_length", "num_episodes", "policy_loss",
+    "value_loss", "entropy", "approx_kl", "kl", "clip_fraction", "explained_variance",
+    "grad_norm", "learning_rate", "kl_coef", "early_stopped",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainContext:
+    """The static pieces every scan body needs: config, env adapter, network."""
+
+    config: PPOConfig
+    adapter: GymnaxAdapter
+    network: ActorCritic
+
+
+def make_context(config: PPOConfig, env=None, env_params=None) -> TrainContext:
+    adapter = make_env(config.env, env, env_params)
+    return TrainContext(config, adapter, make_network(config, adapter.spec))
+
+
+def init_state(ctx: TrainContext, key: jax.Array, hparams: HParams) -> TrainState:
+    """Fresh params, optimizer, normalizers and num_envs reset envs."""
+    config = ctx.config
+    key, net_key, env_key = jax.random.split(key, 3)
+    params = ctx.network.init(net_key, jnp.zeros((1, ctx.adapter.spec.obs_dim), jnp.float32))
+    obs, env_state = jax.vmap(ctx.adapter.reset)(jax.random.split(env_key, config.num_envs))
+    return TrainState(
+        params=params,
+        opt_state=make_optimizer(hparams.max_grad_norm).init(params),
+        obs_stats=init_running_stats((ctx.adapter.spec.obs_dim,)),
+        reward_scaler=init_reward_scaler(config.num_envs),
+        env_state=env_state,
+        obs=obs,
+        key=key,
+        update_step=jnp.zeros((), jnp.int32),
+        kl_coef=jnp.asarray(hparams.kl_coef, jnp.float32),
+    )
+
+
+def learning_rate_at(config: PPOConfig, hparams: HParams, update_step: jax.Array) -> jax.Array:
+    """Linear annealing to 0 over config.num_updates (constant within an update)."""
+    lr = jnp.asarray(hparams.learning_rate, jnp.float32)
+    if not config.anneal_lr:
+        return lr
+    frac = 1.0 - update_step.astype(jnp.float32) / config.num_updates
+    return lr * jnp.maximum(frac, 0.0)
+
+
+def adapt_kl_coef(kl_coef: jax.Array, kl: jax.Array, kl_target) -> jax.Array:
+    """PPO paper, section 4: halve beta if d < d_targ / 1.5, double if d > 1.5 d_targ."""
+    kl_coef = jnp.where(kl < kl_target / 1.5, kl_coef / 2.0, kl_coef)
+    return jnp.where(kl > kl_target * 1.5, kl_coef * 2.0, kl_coef)
+
+
+def explained_variance(values: jax.Array, targets: jax.Array) -> jax.Array:
+    """1 - Var[target - value] / Var[target] (NaN when targets are constant)."""
+    var_targets = jnp.var(targets)
+    return jnp.where(var_targets > 0, 1.0 - jnp.var(targets - values) / var_targets, jnp.nan)
+
+
+def to_batch(traj: Transition, advantages: jax.Array, targets: jax.Array) -> Batch:
+    """[T, B, ...] rollout -> flat [T * B, ...] batch."""
+    flat = lambda x: x.reshape((-1,) + x.shape[2:])
+    return Batch(
+        obs=flat(traj.obs),
+        action=flat(traj.action),
+        log_prob=flat(traj.log_prob),
+        value=flat(traj.value),
+        advantage=flat(advantages),
+        target=flat(targets),
+        dist_params=jax.tree.map(flat, traj.dist_params),
+    )
+
+
+def mean_batch_kl(network: ActorCritic, params, batch: Batch) -> jax.Array:
+    """Exact KL[pi_old, pi_new] averaged over the batch."""
+    new = make_distribution(network.apply(params, batch.obs, method=ActorCritic.policy))
+    return make_distribution(batch.dist_params).kl_divergence(new).mean()
+
+
+def episode_metrics(episodes: EpisodeTally) -> dict:
+    """Means over the episodes completed in one rollout (NaN when none did)."""
+    count = episodes.count
+    safe = jnp.maximum(count, 1.0)
+    return {
+        "episode_return": jnp.where(count > 0, episodes.return_sum / safe, jnp.nan),
+        "episode_length": jnp.where(count > 0, episodes.length_sum / safe, jnp.nan),
+        "num_episodes": count,
+    }
+
+
+def update_step(state: TrainState, _, *, ctx: TrainContext, hparams: HParams):
+    """One PPO iteration: rollout, GAE, update epochs, metrics. Scan body over updates."""
+    config, network = ctx.config, ctx.network
+    key, update_key = jax.random.split(state.key)
+    rollout_carry = RolloutCarry(
+        state.env_state, state.obs, state.obs_stats, state.reward_scaler, key, EpisodeTally.zeros()
+    )
+    rollout_carry, traj = collect_rollout(
+        rollout_carry,
+        adapter=ctx.adapter,
+        network=network,
+        params=state.params,
+        gamma=hparams.gamma,
+        num_steps=config.num_steps,
+        normalize_observations=config.normalize_observations,
+        normalize_rewards=config.normalize_rewards,
+    )
+    next_values = network.apply(state.params, traj.next_obs, method=ActorCritic.value)
+    advantages, targets = compute_gae(
+        traj.reward, traj.value, next_values, traj.terminated, traj.done,
+        hparams.gamma, hparams.gae_lambda,
+    )
+    batch = to_batch(traj, advantages, targets)
+    learning_rate = learning_rate_at(config, hparams, state.update_step)
+    params, opt_state, loss_metrics = update_policy(
+        state.params,
+        state.opt_state,
+        batch,
+        update_key,
+        apply_fn=network.apply,
+        settings=UpdateSettings(hparams, learning_rate, state.kl_coef),
+        options=LossOptions.from_config(config),
+        update_epochs=config.update_epochs,
+        num_minibatches=config.num_minibatches,
+        early_stop=config.early_stop,
+    )
+    kl_coef = state.kl_coef
+    if config.objective == "adaptive_kl":
+        kl_coef = adapt_kl_coef(kl_coef, mean_batch_kl(network, params, batch), hparams.kl_target)
+
+    metrics = {
+        "timesteps": (state.update_step + 1).astype(jnp.float32) * config.batch_size,
+        **episode_metrics(rollout_carry.episodes),
+        **loss_metrics,
+        "explained_variance": explained_variance(batch.value, batch.target),
+        "learning_rate": learning_rate,
+        "kl_coef": state.kl_coef,
+    }
+    new_state = TrainState(
+        params=params,
+        opt_state=opt_state,
+        obs_stats=rollout_carry.obs_stats,
+        reward_scaler=rollout_carry.reward_scaler,
+        env_state=rollout_carry.env_state,
+        obs=rollout_carry.obs,
+        key=rollout_carry.key,
+        update_step=state.update_step + 1,
+        kl_coef=kl_coef,
+    )
+    return new_state, metrics
+
+
+class Trainer(NamedTuple):
+    """Pure pieces of training in chunks.
+
+    init(key, hparams) -> TrainState
+    run(state, hparams, num_updates) -> (TrainState, metrics: dict of [num_updates])
+    """
+
+    init: Callable
+    run: Callable
+
+
+def make_trainer(config: PPOConfig, env=None, env_params=None) -> Trainer:
+    """`Trainer` for `config`; `env` (a gymnax Environment) overrides `config.env`.
+
+    Running N updates and then M more equals running N + M at once: the
+    learning-rate schedule, normalizers and all keys live in the state.
+    """
+    ctx = make_context(config, env, env_params)
+
+    def init(key: jax.Array, hparams: HParams | None = None) -> TrainState:
+        return init_state(ctx, key, config.hparams if hparams is None else hparams)
+
+    def run(state: TrainState, hparams: HParams | None = None, num_updates: int | None = None):
+        hparams = config.hparams if hparams is None else hparams
+        num_updates = config.num_updates if num_updates is None else num_updates
+        body = functools.partial(update_step, ctx=ctx, hparams=hparams)
+        return jax.lax.scan(body, state, None, length=num_updates)
+
+    return Trainer(init, run)
+
+
+def make_train(config: PPOConfig, env=None, env_params=None) -> Callable[..., TrainOutput]:
+    """train(key, hparams=config.hparams) -> TrainOutput, pure and jit/vmap-able.
+
+    Example:
+      >>> train = ppo_jax.make_train(ppo_jax.PPOConfig())
+      >>> out = jax.jit(train)(jax.random.key(0), config.hparams)
+      >>> out.metrics["episode_return"].shape   # [num_updates]
+    """
+    trainer = make_trainer(config, env, env_params)
+
+    def train(key: jax.Array, hparams: HParams | None = None) -> TrainOutput:
+        hparams = config.hparams if hparams is None else hparams
+        state, metrics = trainer.run(trainer.init(key, hparams), hparams, config.num_updates)
+        return TrainOutput(state=state, metrics=metrics)
+
+    return train
+
+
+def seed_keys(seed: int, num_seeds: int) -> jax.Array:
+    """Seed i of a population gets jax.random.split(jax.random.key(seed), num_seeds)[i]."""
+    return jax.random.split(jax.random.key(seed), num_seeds)
+
+
+@functools.lru_cache(maxsize=32)
+def _jitted_population_train(config: PPOConfig, env, env_params) -> Callable:
+    train = make_train(config, env, env_params)
+    return jax.jit(jax.vmap(train, in_axes=(0, None)))
+
+
+def train_seeds(
+    config: PPOConfig,
+    num_seeds: int,
+    seed: int = 0,
+    hparams: HParams | None = None,
+    env=None,
+    env_params=None,
+) -> TrainOutput:
+    """Trains `num_seeds` agents vmapped in one compile; leaves get a leading [num_seeds] axis.
+
+    Calling it again with the same static config (any hparams) does not recompile.
+    """
+    if isinstance(num_seeds, bool) or not isinstance(num_seeds, int) or num_seeds <= 0:
+        raise ValueError(f"train_seeds: num_seeds must be a positive integer, got {num_seeds!r}")
+    hparams = config.hparams if hparams is None else hparams
+    validate_hparams(hparams)
+    hparams = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), hparams)
+    static_config = dataclasses.replace(config, hparams=HParams())
+    population = _jitted_population_train(static_config, env, env_params)
+    return population(seed_keys(seed, num_seeds), hparams)

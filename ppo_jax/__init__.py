@@ -5,24 +5,36 @@ function that `jax.jit` compiles once and `jax.vmap` maps over seeds and
 hyperparameters.
 """
 
+from ppo_jax.checkpoint import CheckpointError, checkpoint_info, load, save
 from ppo_jax.config import HParams, PPOConfig, available_envs, preset
 from ppo_jax.evaluate import evaluate, make_policy, make_value_fn
+from ppo_jax.progress import ProgressBar, ProgressReport
+from ppo_jax.sweep import SweepResult, random_search, sweep
 from ppo_jax.train import Trainer, make_train, make_trainer, train_seeds
 from ppo_jax.types import TrainOutput, TrainState
 
 __all__ = [
+    "CheckpointError",
     "HParams",
     "PPOConfig",
-    "Trainer",
+    "ProgressBar",
+    "ProgressReport",
+    "SweepResult",
     "TrainOutput",
     "TrainState",
+    "Trainer",
     "available_envs",
+    "checkpoint_info",
     "evaluate",
+    "load",
     "make_policy",
     "make_train",
     "make_trainer",
     "make_value_fn",
     "preset",
+    "random_search",
+    "save",
+    "sweep",
     "train_seeds",
 ]
 

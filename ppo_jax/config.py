@@ -258,13 +258,19 @@ def _apply_overrides(config: PPOConfig, overrides: dict) -> PPOConfig:
 # Tuned settings. Each entry: (static fields, HParams fields). What each
 # reaches is measured by tests/test_learning.py and stated in the README.
 _PRESETS: dict[str, tuple[dict, dict]] = {
+    # The defaults: 500 on every seed from about 350k steps.
     "CartPole-v1": (dict(total_timesteps=500_000), dict()),
+    # About -83 from 300k steps on (gymnax reference: about -80 at 500k).
+    # ent_coef 0 learns more slowly and ends no better.
     "Acrobot-v1": (
         dict(total_timesteps=500_000, num_envs=8, num_steps=128, normalize_observations=True),
         dict(learning_rate=1e-3, ent_coef=0.01),
     ),
+    # About -165 at 200k steps. Batches of 16 x 128 (twice the updates of
+    # 16 x 256 for the same data) swing up sooner and never stalled in 28
+    # seeds; gamma 0.9 ends near -185.
     "Pendulum-v1": (
-        dict(total_timesteps=1_000_000, num_envs=16, num_steps=256, num_minibatches=16,
+        dict(total_timesteps=200_000, num_envs=16, num_steps=128, num_minibatches=8,
              update_epochs=10, normalize_observations=True, normalize_rewards=True,
              clip_value_loss=False),
         dict(learning_rate=1e-3, gamma=0.95, gae_lambda=0.95, ent_coef=0.0, max_grad_norm=0.5),

@@ -43,13 +43,12 @@ class RolloutCarry:
     obs: jax.Array
     obs_stats: RunningMeanStd
     reward_scaler: RewardScaler
-    key: jax.Array
     episodes: EpisodeTally
 
 
 def rollout_step(
     carry: RolloutCarry,
-    _,
+    step_keys: jax.Array,
     *,
     adapter: GymnaxAdapter,
     network: ActorCritic,
@@ -58,8 +57,10 @@ def rollout_step(
     normalize_observations: bool,
     normalize_rewards: bool,
 ) -> tuple[RolloutCarry, Transition]:
-    """Acts in all B envs once; returns the new carry and one Transition [B, ...]."""
-    key, act_key, env_key = jax.random.split(carry.key, 3)
+    """Acts in all B envs once; returns the new carry and one Transition [B, ...].
+
+    step_keys: [B + 1] keys, the first for the policy, the others for the envs.
+    """
     obs_stats = carry.obs_stats
     obs = carry.obs
     if normalize_observations:
@@ -67,9 +68,8 @@ def rollout_step(
         obs = normalize(obs_stats, obs)
 
     dist_params, value = network.apply(params, obs)
-    action, log_prob = make_distribution(dist_params).sample_and_log_prob(seed=act_key)
-    env_keys = jax.random.split(env_key, obs.shape[0])
-    step = jax.vmap(adapter.step)(env_keys, carry.env_state, action)
+    action, log_prob = make_distribution(dist_params).sample_and_log_prob(seed=step_keys[0])
+    step = jax.vmap(adapter.step)(step_keys[1:], carry.env_state, action)
     done = step.terminated | step.truncated
 
     reward, scaler = step.reward, carry.reward_scaler
@@ -94,12 +94,13 @@ def rollout_step(
         done=done,
         dist_params=dist_params,
     )
-    new_carry = RolloutCarry(step.state, step.obs, obs_stats, scaler, key, episodes)
+    new_carry = RolloutCarry(step.state, step.obs, obs_stats, scaler, episodes)
     return new_carry, transition
 
 
 def collect_rollout(
     carry: RolloutCarry,
+    key: jax.Array,
     *,
     adapter: GymnaxAdapter,
     network: ActorCritic,
@@ -109,7 +110,10 @@ def collect_rollout(
     normalize_observations: bool,
     normalize_rewards: bool,
 ) -> tuple[RolloutCarry, Transition]:
-    """Runs `num_steps` steps; the Transition's leaves are [T, B, ...]."""
+    """Runs `num_steps` steps; the Transition's leaves are [T, B, ...].
+
+    All the rollout's keys are drawn in one split up front: [T, B + 1].
+    """
     body = functools.partial(
         rollout_step,
         adapter=adapter,
@@ -119,4 +123,6 @@ def collect_rollout(
         normalize_observations=normalize_observations,
         normalize_rewards=normalize_rewards,
     )
-    return jax.lax.scan(body, carry, None, length=num_steps)
+    num_envs = carry.obs.shape[0]
+    keys = jax.random.split(key, num_steps * (num_envs + 1)).reshape(num_steps, num_envs + 1)
+    return jax.lax.scan(body, carry, keys)

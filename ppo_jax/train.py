@@ -15,9 +15,10 @@ from ppo_jax.gae import compute_gae
 from ppo_jax.loss import LossOptions
 from ppo_jax.networks import ActorCritic, make_distribution, make_network
 from ppo_jax.normalize import init_reward_scaler, init_running_stats
+from ppo_jax.progress import resolve_progress, with_progress
 from ppo_jax.rollout import EpisodeTally, RolloutCarry, collect_rollout
 from ppo_jax.types import Batch, TrainOutput, TrainState, Transition
-from ppo_jax.update import UpdateSettings, make_optimizer, update_policy
+from ppo_jax.update import UpdateSettings, init_optimizer_state, update_policy
 
 METRIC_NAMES = (
     "timesteps", "episode_return", "episode_length", "num_episodes", "policy_loss",
@@ -48,7 +49,7 @@ def init_state(ctx: TrainContext, key: jax.Array, hparams: HParams) -> TrainStat
     obs, env_state = jax.vmap(ctx.adapter.reset)(jax.random.split(env_key, config.num_envs))
     return TrainState(
         params=params,
-        opt_state=make_optimizer(hparams.max_grad_norm).init(params),
+        opt_state=init_optimizer_state(params, hparams.max_grad_norm),
         obs_stats=init_running_stats((ctx.adapter.spec.obs_dim,)),
         reward_scaler=init_reward_scaler(config.num_envs),
         env_state=env_state,
@@ -68,10 +69,20 @@ def learning_rate_at(config: PPOConfig, hparams: HParams, update_step: jax.Array
     return lr * jnp.maximum(frac, 0.0)
 
 
+# Bounds on the adaptive beta. The paper's rule has none, but in float32 a beta
+# halved ~150 times underflows to exactly 0, which doubling can never leave
+# (and one doubled ~128 times overflows to inf, and inf * KL = 0 is NaN).
+KL_COEF_MIN, KL_COEF_MAX = 1e-6, 1e6
+
+
 def adapt_kl_coef(kl_coef: jax.Array, kl: jax.Array, kl_target) -> jax.Array:
-    """PPO paper, section 4: halve beta if d < d_targ / 1.5, double if d > 1.5 d_targ."""
+    """PPO paper, section 4: halve beta if d < d_targ / 1.5, double if d > 1.5 d_targ.
+
+    The result is kept in [KL_COEF_MIN, KL_COEF_MAX] so beta can always recover.
+    """
     kl_coef = jnp.where(kl < kl_target / 1.5, kl_coef / 2.0, kl_coef)
-    return jnp.where(kl > kl_target * 1.5, kl_coef * 2.0, kl_coef)
+    kl_coef = jnp.where(kl > kl_target * 1.5, kl_coef * 2.0, kl_coef)
+    return jnp.clip(kl_coef, KL_COEF_MIN, KL_COEF_MAX)
 
 
 def explained_variance(values: jax.Array, targets: jax.Array) -> jax.Array:
@@ -114,12 +125,13 @@ def episode_metrics(episodes: EpisodeTally) -> dict:
 def update_step(state: TrainState, _, *, ctx: TrainContext, hparams: HParams):
     """One PPO iteration: rollout, GAE, update epochs, metrics. Scan body over updates."""
     config, network = ctx.config, ctx.network
-    key, update_key = jax.random.split(state.key)
+    key, rollout_key, update_key = jax.random.split(state.key, 3)
     rollout_carry = RolloutCarry(
-        state.env_state, state.obs, state.obs_stats, state.reward_scaler, key, EpisodeTally.zeros()
+        state.env_state, state.obs, state.obs_stats, state.reward_scaler, EpisodeTally.zeros()
     )
     rollout_carry, traj = collect_rollout(
         rollout_carry,
+        rollout_key,
         adapter=ctx.adapter,
         network=network,
         params=state.params,
@@ -166,7 +178,7 @@ def update_step(state: TrainState, _, *, ctx: TrainContext, hparams: HParams):
         reward_scaler=rollout_carry.reward_scaler,
         env_state=rollout_carry.env_state,
         obs=rollout_carry.obs,
-        key=rollout_carry.key,
+        key=key,
         update_step=state.update_step + 1,
         kl_coef=kl_coef,
     )
@@ -184,13 +196,17 @@ class Trainer(NamedTuple):
     run: Callable
 
 
-def make_trainer(config: PPOConfig, env=None, env_params=None) -> Trainer:
+def make_trainer(config: PPOConfig, env=None, env_params=None, progress=None) -> Trainer:
     """`Trainer` for `config`; `env` (a gymnax Environment) overrides `config.env`.
 
     Running N updates and then M more equals running N + M at once: the
     learning-rate schedule, normalizers and all keys live in the state.
+    `progress`: None/False (off, no callback compiled), True (a tqdm bar) or a
+    hook taking a `ppo_jax.ProgressReport`, called once per update for the
+    whole vmapped population (see `ppo_jax.progress`).
     """
     ctx = make_context(config, env, env_params)
+    hook = resolve_progress(progress)
 
     def init(key: jax.Array, hparams: HParams | None = None) -> TrainState:
         return init_state(ctx, key, config.hparams if hparams is None else hparams)
@@ -199,12 +215,14 @@ def make_trainer(config: PPOConfig, env=None, env_params=None) -> Trainer:
         hparams = config.hparams if hparams is None else hparams
         num_updates = config.num_updates if num_updates is None else num_updates
         body = functools.partial(update_step, ctx=ctx, hparams=hparams)
+        if hook is not None:
+            body = with_progress(body, hook, config.num_updates)
         return jax.lax.scan(body, state, None, length=num_updates)
 
     return Trainer(init, run)
 
 
-def make_train(config: PPOConfig, env=None, env_params=None) -> Callable[..., TrainOutput]:
+def make_train(config: PPOConfig, env=None, env_params=None, progress=None) -> Callable[..., TrainOutput]:
     """train(key, hparams=config.hparams) -> TrainOutput, pure and jit/vmap-able.
 
     Example:
@@ -212,7 +230,7 @@ def make_train(config: PPOConfig, env=None, env_params=None) -> Callable[..., Tr
       >>> out = jax.jit(train)(jax.random.key(0), config.hparams)
       >>> out.metrics["episode_return"].shape   # [num_updates]
     """
-    trainer = make_trainer(config, env, env_params)
+    trainer = make_trainer(config, env, env_params, progress)
 
     def train(key: jax.Array, hparams: HParams | None = None) -> TrainOutput:
         hparams = config.hparams if hparams is None else hparams
@@ -228,8 +246,8 @@ def seed_keys(seed: int, num_seeds: int) -> jax.Array:
 
 
 @functools.lru_cache(maxsize=32)
-def _jitted_population_train(config: PPOConfig, env, env_params) -> Callable:
-    train = make_train(config, env, env_params)
+def _jitted_population_train(config: PPOConfig, env, env_params, progress=None) -> Callable:
+    train = make_train(config, env, env_params, progress)
     return jax.jit(jax.vmap(train, in_axes=(0, None)))
 
 
@@ -240,6 +258,7 @@ def train_seeds(
     hparams: HParams | None = None,
     env=None,
     env_params=None,
+    progress=None,
 ) -> TrainOutput:
     """Trains `num_seeds` agents vmapped in one compile; leaves get a leading [num_seeds] axis.
 
@@ -251,5 +270,8 @@ def train_seeds(
     validate_hparams(hparams)
     hparams = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), hparams)
     static_config = dataclasses.replace(config, hparams=HParams())
-    population = _jitted_population_train(static_config, env, env_params)
+    try:
+        population = _jitted_population_train(static_config, env, env_params, progress)
+    except TypeError:  # unhashable env_params (array leaves): compile without the cache
+        population = _jitted_population_train.__wrapped__(static_config, env, env_params, progress)
     return population(seed_keys(seed, num_seeds), hparams)

@@ -1,0 +1,298 @@
+"""Live progress from inside a jitted (and vmapped) train function.
+
+Training is one jitted call that may run for minutes, so progress has to come
+out of the compiled program: at the end of every update, a
+`jax.debug.callback` hands a few scalars to a host-side hook.
+
+One report per update, whatever the population. Under `jax.vmap`,
+`jax.debug.callback` would be unrolled into one callback per seed. Instead
+the values are summarised on device with a `jax.custom_batching.custom_vmap`
+rule: each vmap level (seeds, then the configurations of a sweep) reduces its
+axis (sum, count, min, max) before the callback, so the host is called once
+per update with the population's totals, already reduced across devices.
+
+    train = ppo_jax.make_train(config, progress=True)        # a tqdm bar
+    train = ppo_jax.make_train(config, progress=my_hook)     # any callable
+    train = ppo_jax.make_train(config)                       # off: no callback compiled
+
+A hook is any callable taking a `ProgressReport`. `ProgressBar` is the one
+the library provides: one tqdm bar (text in a terminal, a widget in a
+notebook where ipywidgets is installed) with updates done of total, env steps
+per second over the whole population, and the population's mean return.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import sys
+import time
+import warnings
+from typing import Callable, Protocol
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.custom_batching import custom_vmap
+
+
+@dataclasses.dataclass(frozen=True)
+class ProgressReport:
+    """What a hook receives once per update, for the whole (vmapped) population.
+
+    Attributes:
+      update: updates done so far (the furthest agent; all agents of one call agree).
+      total_updates: updates in the full run (`config.num_updates`).
+      timesteps: env steps per agent so far (`update * config.batch_size`).
+      num_agents: agents reporting: seeds, or configurations x seeds in a sweep.
+      mean_return: mean over agents of `episode_return` for this update (NaN
+        when no agent completed an episode in this update's rollout).
+      min_return, max_return: the lowest and highest agent (NaN when none).
+      num_returning: agents that completed at least one episode this update.
+    """
+
+    update: int
+    total_updates: int
+    timesteps: int
+    num_agents: int
+    mean_return: float
+    min_return: float
+    max_return: float
+    num_returning: int
+
+    @property
+    def env_steps(self) -> int:
+        """Env steps so far, summed over the population."""
+        return self.timesteps * self.num_agents
+
+
+class ProgressHook(Protocol):
+    def __call__(self, report: ProgressReport) -> None: ...
+
+
+# --- device side ---------------------------------------------------------------------
+# A summary is one float32 vector that reduces over any number of vmap levels:
+# [update (max), timesteps (max), return sum, returning agents, return min, return max, agents].
+# One vector rather than seven scalars: each callback argument costs a host transfer.
+_REDUCERS = ("max", "max", "sum", "sum", "min", "max", "sum")
+SUMMARY_SIZE = len(_REDUCERS)
+
+
+def agent_summary(update_step: jax.Array, timesteps: jax.Array, episode_return: jax.Array) -> jax.Array:
+    """One agent's summary, float32 [SUMMARY_SIZE] (its reductions combine across agents)."""
+    finite = jnp.isfinite(episode_return)
+    return jnp.stack([
+        jnp.asarray(update_step, jnp.float32),
+        jnp.asarray(timesteps, jnp.float32),
+        jnp.where(finite, episode_return, 0.0).astype(jnp.float32),
+        finite.astype(jnp.float32),
+        jnp.where(finite, episode_return, jnp.inf).astype(jnp.float32),
+        jnp.where(finite, episode_return, -jnp.inf).astype(jnp.float32),
+        jnp.ones((), jnp.float32),
+    ])
+
+
+def reduce_summaries(summaries: jax.Array) -> jax.Array:
+    """[B, SUMMARY_SIZE] -> [SUMMARY_SIZE]: the summary of all B agents together."""
+    ops = {"max": jnp.max, "min": jnp.min, "sum": jnp.sum}
+    return jnp.stack([ops[kind](summaries[:, i], axis=0) for i, kind in enumerate(_REDUCERS)])
+
+
+def _deliver(hook: ProgressHook, total_updates: int, summary) -> None:
+    """Host side of the callback: builds the report, never lets a hook crash training."""
+    update, timesteps, ret_sum, ret_count, ret_min, ret_max, num_agents = np.asarray(summary).tolist()
+    count = int(ret_count)
+    report = ProgressReport(
+        update=int(update),
+        total_updates=total_updates,
+        timesteps=int(round(timesteps)),
+        num_agents=int(num_agents),
+        mean_return=ret_sum / count if count else math.nan,
+        min_return=ret_min if count else math.nan,
+        max_return=ret_max if count else math.nan,
+        num_returning=count,
+    )
+    try:
+        hook(report)
+    except Exception as err:  # a display problem must not end a long run
+        if not getattr(hook, "_ppo_jax_warned", False):
+            warnings.warn(f"progress hook {hook!r} failed: {err!r}; training continues",
+                          RuntimeWarning, stacklevel=2)
+            try:
+                hook._ppo_jax_warned = True
+            except AttributeError:
+                pass
+
+
+def make_emitter(hook: ProgressHook, total_updates: int) -> Callable:
+    """emit(summary [SUMMARY_SIZE]) -> dummy scalar: one host call per update at any vmap depth.
+
+    Unbatched, it is a plain `jax.debug.callback`. Under `jax.vmap` its rule
+    reduces the mapped axis and calls itself again with the reduced summary,
+    so nested vmaps reduce level by level and the callback stays single.
+    """
+    callback = functools.partial(_deliver, hook, total_updates)
+
+    @custom_vmap
+    def emit(summary):
+        jax.debug.callback(callback, summary)
+        return jnp.zeros((), jnp.int32)
+
+    @emit.def_vmap
+    def emit_vmap(axis_size, in_batched, summary):
+        if in_batched[0]:
+            reduced = reduce_summaries(summary)
+        else:  # the same summary for every element: sums scale with the axis size
+            is_sum = np.array([kind == "sum" for kind in _REDUCERS])
+            reduced = jnp.where(is_sum, summary * axis_size, summary)
+        return emit(reduced), False
+
+    return emit
+
+
+def with_progress(body: Callable, hook: ProgressHook, total_updates: int) -> Callable:
+    """Wraps an update scan body `(state, x) -> (state, metrics)` to report after each update."""
+    emit = make_emitter(hook, total_updates)
+
+    def body_with_progress(state, x):
+        state, metrics = body(state, x)
+        emit(agent_summary(state.update_step, metrics["timesteps"], metrics["episode_return"]))
+        return state, metrics
+
+    return body_with_progress
+
+
+def resolve_progress(progress) -> ProgressHook | None:
+    """`progress=` argument -> hook or None. True: a new `ProgressBar`; None/False: off."""
+    if progress is None or progress is False:
+        return None
+    if progress is True:
+        return ProgressBar()
+    if callable(progress):
+        return progress
+    raise TypeError(
+        f"progress must be None, True, False or a callable taking a ProgressReport, got {progress!r}"
+    )
+
+
+# --- host side -----------------------------------------------------------------------
+def _in_notebook() -> bool:
+    shell = sys.modules.get("IPython")
+    try:
+        ip = shell.get_ipython() if shell else None
+    except Exception:
+        return False
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+
+
+def _tqdm_class(backend: str):
+    """tqdm's notebook widget in Jupyter when ipywidgets is installed, text otherwise."""
+    if backend == "notebook" or (backend == "auto" and _in_notebook()):
+        try:
+            import ipywidgets  # noqa: F401
+            from tqdm.notebook import tqdm
+            return tqdm
+        except ImportError:
+            pass
+    from tqdm.std import tqdm
+    return tqdm
+
+
+def format_count(x: float) -> str:
+    """1234567 -> '1.23M'."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:.2f}{unit}"
+    return f"{x:.0f}"
+
+
+class ProgressBar:
+    """A `ProgressHook` drawing one tqdm bar per run: updates, env steps/s, mean return.
+
+    Reusable: a report whose update is below the last one seen (a new call of
+    the same jitted function) closes the old bar and opens a new one; the bar
+    closes itself when `total_updates` is reached. Chunked runs (resume,
+    checkpoints) keep one bar because `update` keeps growing across chunks.
+
+    Args:
+      desc: label in front of the bar.
+      backend: "auto" (notebook widget in Jupyter if possible, else text),
+        "text" or "notebook".
+      file: stream for the text bar (default stderr).
+      **tqdm_kwargs: passed to tqdm (e.g. `leave=False`, `mininterval=1.0`).
+    """
+
+    def __init__(self, desc: str = "training", backend: str = "auto", file=None, **tqdm_kwargs):
+        if backend not in ("auto", "text", "notebook"):
+            raise ValueError(f"ProgressBar backend must be auto, text or notebook, got {backend!r}")
+        self.desc = desc
+        self.backend = backend
+        self.file = file
+        self.tqdm_kwargs = {"mininterval": 0.25, "dynamic_ncols": True, **tqdm_kwargs}
+        self.bar = None
+        self.last: ProgressReport | None = None
+        self._start: tuple[float, int] | None = None  # (time, env steps) at the bar's first report
+
+    def __repr__(self) -> str:
+        return f"ProgressBar(desc={self.desc!r})"
+
+    def _open(self, report: ProgressReport) -> None:
+        tqdm = _tqdm_class(self.backend)
+        self.bar = tqdm(total=report.total_updates, initial=report.update, desc=self.desc,
+                        unit="upd", file=self.file, **self.tqdm_kwargs)
+        self._start = (time.perf_counter(), report.env_steps)
+
+    def steps_per_second(self, report: ProgressReport) -> float:
+        """Population env steps per second since this bar's first report (NaN at first)."""
+        if self._start is None:
+            return math.nan
+        elapsed = time.perf_counter() - self._start[0]
+        return (report.env_steps - self._start[1]) / elapsed if elapsed > 0 else math.nan
+
+    def postfix(self, report: ProgressReport) -> str:
+        sps = self.steps_per_second(report)
+        ret = "n/a" if math.isnan(report.mean_return) else f"{report.mean_return:.1f}"
+        parts = [f"return {ret}"]
+        if report.num_agents > 1:
+            parts.append(f"{report.num_agents} agents")
+        if not math.isnan(sps) and sps > 0:
+            parts.append(f"{format_count(sps)} steps/s")
+        return " | ".join(parts)
+
+    def __call__(self, report: ProgressReport) -> None:
+        if self.bar is not None and self.last is not None and report.update < self.last.update:
+            self.close()
+        if self.bar is None:
+            self._open(report)
+        self.last = report
+        if report.update > self.bar.total:  # run past the schedule's end: grow the bar
+            self.bar.total = report.update
+        step = report.update - self.bar.n
+        self.bar.set_postfix_str(self.postfix(report), refresh=False)
+        if step > 0:
+            self.bar.update(step)
+        if report.update == report.total_updates:
+            self.close()
+
+    def close(self) -> None:
+        """Closes the current bar (if any); the next report opens a new one."""
+        if self.bar is not None:
+            self.bar.close()
+        self.bar = None
+
+
+class RecordingHook:
+    """A hook that keeps every report (tests, custom logging): `hook.reports`."""
+
+    def __init__(self):
+        self.reports: list[ProgressReport] = []
+
+    def __call__(self, report: ProgressReport) -> None:
+        self.reports.append(report)
+
+
+def as_numpy_summary(reports: list[ProgressReport]) -> dict:
+    """Reports -> dict of arrays (one entry per report), e.g. for a quick plot."""
+    return {f.name: np.array([getattr(r, f.name) for r in reports])
+            for f in dataclasses.fields(ProgressReport)}

@@ -1,0 +1,408 @@
+"""The PPO paper's Table 1 (surrogate objectives compared) on gymnax's continuous envs.
+
+    python scripts/ablation.py                                  # 1e6 steps x 3 seeds, as the paper
+    python scripts/ablation.py --budget 100000 --seeds 2 --out scripts/results
+
+Schulman et al. (2017, arXiv 1707.06347), section 6.1 and Table 1: eleven
+settings of the surrogate objective, each trained on every env with a few
+seeds. A run's score is its mean episode return over the last 100 episodes of
+training. Per env the scores are shifted and scaled so that a random policy
+(uniform random actions) scores 0 and the best setting (mean over seeds)
+scores 1; a setting's number is its normalized score averaged over envs and
+seeds.
+
+The settings are `ppo_jax.sweep` configurations: per env, one sweep in which
+each objective (a static `PPOConfig.objective`) is one compile and its
+coefficients (`clip_eps`, `kl_target`, `kl_coef`: HParams) and the seeds are
+vmapped. The base settings are the paper's MuJoCo ones (Table 3: horizon 2048,
+Adam 3e-4, 10 epochs, minibatch 64, gamma 0.99, lambda 0.95, no entropy bonus,
+64x64 tanh networks, no parameter sharing); see `base_config`.
+
+Writes to --out: ablation.md (our table beside the paper's, and per env the
+raw scores), ablation.json (every number) and ablation.png (bars and learning
+curves). The paper's numbers are read from --reference (default
+../shared/reference/ppo-paper-table1.csv beside the repo).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))  # the working tree's ppo_jax, whatever is installed
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+import ppo_jax  # noqa: E402
+from ppo_jax.envs import make_env  # noqa: E402
+from ppo_jax.sweep import sweep  # noqa: E402
+
+DEFAULT_REFERENCE = REPO_ROOT.parent / "shared" / "reference" / "ppo-paper-table1.csv"
+DEFAULT_ENVS = ("Pendulum-v1", "MountainCarContinuous-v0", "Reacher-misc", "Swimmer-misc")
+
+# Table 1's rows, named exactly as in the reference CSV, and their settings.
+SETTINGS: tuple[tuple[str, dict], ...] = (
+    ("no clipping or penalty", {"objective": "none"}),
+    ("clipping epsilon=0.1", {"objective": "clip", "clip_eps": 0.1}),
+    ("clipping epsilon=0.2", {"objective": "clip", "clip_eps": 0.2}),
+    ("clipping epsilon=0.3", {"objective": "clip", "clip_eps": 0.3}),
+    ("adaptive KL d_targ=0.003", {"objective": "adaptive_kl", "kl_target": 0.003}),
+    ("adaptive KL d_targ=0.01", {"objective": "adaptive_kl", "kl_target": 0.01}),
+    ("adaptive KL d_targ=0.03", {"objective": "adaptive_kl", "kl_target": 0.03}),
+    ("fixed KL beta=0.3", {"objective": "kl_penalty", "kl_coef": 0.3}),
+    ("fixed KL beta=1", {"objective": "kl_penalty", "kl_coef": 1.0}),
+    ("fixed KL beta=3", {"objective": "kl_penalty", "kl_coef": 3.0}),
+    ("fixed KL beta=10", {"objective": "kl_penalty", "kl_coef": 10.0}),
+)
+COLORS = {"none": "black", "clip": "tab:blue", "adaptive_kl": "tab:green", "kl_penalty": "tab:red"}
+
+
+def base_config(env_id: str, budget: int, num_envs: int) -> ppo_jax.PPOConfig:
+    """The paper's MuJoCo settings (Table 3) for one env and budget.
+
+    Horizon 2048 is split over `num_envs` parallel envs (the batch stays 2048
+    transitions); minibatch 64 = 32 minibatches; 10 epochs; Adam 3e-4 annealed
+    linearly to 0 (as the paper's code); no entropy bonus. Observations are
+    normalized by running statistics, as in the paper's code. Rewards are
+    scaled by the running std of the discounted return (not in the paper;
+    without it the value net of Pendulum, returns ~ -1000, does not catch up
+    at small budgets). No gradient clipping (the paper has none): a huge
+    max_grad_norm. No value clipping, so clip_eps changes the policy
+    objective only.
+    """
+    if 2048 % num_envs:
+        raise ValueError(f"--num-envs must divide the paper's horizon 2048, got {num_envs}")
+    return ppo_jax.PPOConfig(
+        env=env_id, total_timesteps=budget, num_envs=num_envs, num_steps=2048 // num_envs,
+        num_minibatches=32, update_epochs=10, hidden_sizes=(64, 64), activation="tanh",
+        anneal_lr=True, normalize_observations=True, normalize_rewards=True,
+        clip_value_loss=False,
+        hparams=ppo_jax.HParams(learning_rate=3e-4, gamma=0.99, gae_lambda=0.95, ent_coef=0.0,
+                                vf_coef=0.5, max_grad_norm=1e6),
+    )
+
+
+# ------------------------------------------------------------- scoring ---
+
+
+def random_policy_return(env_id: str, num_episodes: int = 100, seed: int = 0) -> float:
+    """Mean return of uniformly random actions (within the action box) over full episodes."""
+    adapter = make_env(env_id)
+    spec = adapter.spec
+    low, high = jnp.asarray(spec.action_low), jnp.asarray(spec.action_high)
+    max_steps = int(adapter.env_params.max_steps_in_episode)
+
+    def episode(key):
+        key, reset_key = jax.random.split(key)
+        _, state = adapter.reset(reset_key)
+
+        def step(carry, key):
+            state, total, done = carry
+            act_key, step_key = jax.random.split(key)
+            action = jax.random.uniform(act_key, low.shape, minval=low, maxval=high)
+            out = adapter.step(step_key, state, action)
+            total = total + jnp.where(done, 0.0, out.reward)
+            return (out.state, total, done | out.terminated | out.truncated), None
+
+        keys = jax.random.split(key, max_steps)
+        (_, total, _), _ = jax.lax.scan(step, (state, jnp.float32(0.0), jnp.bool_(False)), keys)
+        return total
+
+    keys = jax.random.split(jax.random.key(seed), num_episodes)
+    return float(jnp.mean(jax.jit(jax.vmap(episode))(keys)))
+
+
+def last_episodes_return(episode_return: np.ndarray, num_episodes: np.ndarray,
+                         last: int = 100) -> np.ndarray:
+    """Mean return over the last `last` episodes of each run.
+
+    Args:
+      episode_return, num_episodes: [..., num_updates] per-update metrics (the
+        mean return of the episodes that ended in an update, and their count).
+      last: episodes to average; the oldest update that reaches back past them
+        is weighted by the episodes still needed (its episodes' mean stands in
+        for theirs). A run with fewer episodes uses all it has.
+
+    Returns:
+      [...] mean returns (NaN for a run that completed no episode).
+    """
+    returns = np.nan_to_num(np.asarray(episode_return, np.float64))
+    counts = np.asarray(num_episodes, np.float64)
+    after = np.cumsum(counts[..., ::-1], axis=-1)[..., ::-1] - counts  # episodes in later updates
+    weight = np.clip(last - after, 0.0, counts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (weight * returns).sum(-1) / weight.sum(-1)
+
+
+def normalize_scores(scores: dict, random_returns: dict) -> dict:
+    """Per env: (score - random) / (best setting's mean score - random).
+
+    Args:
+      scores: env -> float [num_settings, num_seeds] raw scores.
+      random_returns: env -> random policy's mean return.
+
+    Returns:
+      env -> [num_settings, num_seeds] normalized scores (best setting's mean = 1).
+    """
+    out = {}
+    for env, raw in scores.items():
+        best = np.nanmax(np.nanmean(raw, axis=1))
+        if not best > random_returns[env]:
+            print(f"warning: {env}: no setting beats the random policy ({best:.2f} <= "
+                  f"{random_returns[env]:.2f}); its normalized scores are meaningless", file=sys.stderr)
+        out[env] = (raw - random_returns[env]) / (best - random_returns[env])
+    return out
+
+
+def read_reference(path: Path) -> dict[str, float]:
+    with open(path, newline="") as f:
+        return {row["setting"]: float(row["normalized_score"]) for row in csv.DictReader(f)}
+
+
+# ------------------------------------------------------------ running ---
+
+
+def run_env(env_id: str, args) -> dict:
+    """The 11 settings x seeds on one env: one sweep (one compile) per objective group.
+
+    The groups run one after another: a sweep with several static groups
+    dispatches them all at once, and on a 2-core CPU that deadlocked here
+    (building the next group's env while the first group ran).
+    """
+    config = base_config(env_id, args.budget, args.num_envs)
+    start, num_compiles, metrics = time.time(), 0, {}
+    for objective in dict.fromkeys(s["objective"] for _, s in SETTINGS):
+        rows = [i for i, (_, s) in enumerate(SETTINGS) if s["objective"] == objective]
+        res = sweep(config, [dict(SETTINGS[i][1]) for i in rows], num_seeds=args.seeds, seed=args.seed)
+        num_compiles += res.num_compiles
+        for name, value in res.metrics.items():
+            metrics.setdefault(name, np.full((len(SETTINGS),) + value.shape[1:], np.nan, np.float32))
+            metrics[name][rows] = value
+        print(f"  {env_id} {objective}: {time.time() - start:.0f}s", flush=True)
+    return {
+        "config": config.to_dict(),
+        "num_compiles": num_compiles,
+        "seconds": time.time() - start,
+        "scores": last_episodes_return(metrics["episode_return"], metrics["num_episodes"],
+                                       args.last_episodes),
+        "episodes_total": metrics["num_episodes"].sum(-1),
+        "curves": metrics["episode_return"],  # [settings, seeds, updates]
+        "episodes": metrics["num_episodes"],
+        "kl_coef": metrics["kl_coef"],
+    }
+
+
+def cached_run_env(env_id: str, args) -> dict:
+    """run_env, saved to --out/raw/ENV.npz; with --resume, a matching saved run is reused."""
+    path = args.out / "raw" / f"{env_id}.npz"
+    key = np.array([args.budget, args.seeds, args.seed, args.num_envs, args.last_episodes])
+    if args.resume and path.exists():
+        saved = np.load(path, allow_pickle=False)
+        if np.array_equal(saved["key"], key):
+            print(f"  {env_id}: reusing {path}", flush=True)
+            out = {k: saved[k] for k in ("scores", "episodes_total", "curves", "episodes", "kl_coef")}
+            out.update(config=json.loads(str(saved["config"])), num_compiles=0,
+                       seconds=float(saved["seconds"]))
+            return out
+    out = run_env(env_id, args)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, key=key, config=json.dumps(out["config"]), seconds=out["seconds"],
+             **{k: out[k] for k in ("scores", "episodes_total", "curves", "episodes", "kl_coef")})
+    return out
+
+
+def summarize(results: dict, random_returns: dict, reference: dict) -> dict:
+    """Normalized scores per setting (mean over envs and seeds) and their spread over seeds."""
+    envs = list(results)
+    normalized = normalize_scores({e: results[e]["scores"] for e in envs}, random_returns)
+    stacked = np.stack([normalized[e] for e in envs])  # [envs, settings, seeds]
+    per_seed = np.nanmean(stacked, axis=0)  # [settings, seeds]: averaged over envs
+    num_seeds = per_seed.shape[1]
+    rows = []
+    for i, (name, settings) in enumerate(SETTINGS):
+        mean = float(np.nanmean(stacked[:, i]))
+        sem = float(np.nanstd(per_seed[i], ddof=1) / math.sqrt(num_seeds)) if num_seeds > 1 else float("nan")
+        rows.append({
+            "setting": name,
+            "objective": settings["objective"],
+            "score": mean,
+            "sem": sem,
+            "paper": reference.get(name, float("nan")),
+            "per_env": {e: float(np.nanmean(normalized[e][i])) for e in envs},
+            "raw": {e: float(np.nanmean(results[e]["scores"][i])) for e in envs},
+        })
+    ours = np.array([r["score"] for r in rows])
+    paper = np.array([r["paper"] for r in rows])
+    for rank_key, values in (("rank", ours), ("paper_rank", paper)):
+        order = np.argsort(-values, kind="stable")
+        for rank, idx in enumerate(order, 1):
+            rows[idx][rank_key] = rank
+    ok = np.isfinite(ours) & np.isfinite(paper)
+    spearman = float(np.corrcoef(np.argsort(np.argsort(-ours[ok])),
+                                 np.argsort(np.argsort(-paper[ok])))[0, 1]) if ok.sum() > 2 else float("nan")
+    return {"rows": rows, "normalized": normalized, "spearman": spearman}
+
+
+# ------------------------------------------------------------ writing ---
+
+
+def markdown(summary: dict, results: dict, random_returns: dict, args, seconds: float) -> str:
+    envs = list(results)
+    lines = [
+        f"Budget: {args.budget:,} env steps per run, {args.seeds} seeds, envs {', '.join(envs)}; "
+        f"score = mean return over the last {args.last_episodes} episodes of training; "
+        f"normalized per env (uniform random actions = 0, best setting = 1), averaged over envs "
+        f"and seeds. Paper: 7 MuJoCo envs, 1M steps, 3 seeds. Wall-clock {seconds / 60:.1f} min.",
+        "",
+        "| setting | ours | ± s.e. (seeds) | rank | paper | paper rank |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in summary["rows"]:
+        lines.append(f"| {r['setting']} | {r['score']:.2f} | {r['sem']:.2f} | {r['rank']} | "
+                     f"{r['paper']:.2f} | {r['paper_rank']} |")
+    lines += ["", f"Spearman rank correlation with the paper: {summary['spearman']:.2f}.", "",
+              "Per env, normalized (raw mean score over seeds in brackets):", "",
+              "| setting | " + " | ".join(envs) + " |",
+              "| --- | " + " | ".join("---:" for _ in envs) + " |"]
+    for r in summary["rows"]:
+        cells = [f"{r['per_env'][e]:.2f} ({r['raw'][e]:.1f})" for e in envs]
+        lines.append(f"| {r['setting']} | " + " | ".join(cells) + " |")
+    lines.append("| random policy (= 0) | " + " | ".join(f"({random_returns[e]:.1f})" for e in envs) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def smooth(returns: np.ndarray, counts: np.ndarray, window: int = 5) -> np.ndarray:
+    """[seeds, updates] -> [updates]: episode-weighted mean over seeds and the last `window` updates."""
+    r = np.nan_to_num(returns) * counts
+    kernel = np.ones(window)
+    total = np.array([np.convolve(x, kernel)[: len(x)] for x in r]).sum(0)
+    n = np.array([np.convolve(x, kernel)[: len(x)] for x in counts]).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, total / n, np.nan)
+
+
+def figure(summary: dict, results: dict, random_returns: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    envs = list(results)
+    fig = plt.figure(figsize=(4.2 * (len(envs) + 2) / 1.5, 7.5))
+    grid = fig.add_gridspec(2, len(envs))
+    ax = fig.add_subplot(grid[0, :])
+    rows = summary["rows"]
+    x = np.arange(len(rows))
+    colors = [COLORS[r["objective"]] for r in rows]
+    ax.bar(x - 0.2, [r["score"] for r in rows], 0.4, yerr=[r["sem"] for r in rows], color=colors,
+           label="ours (gymnax)", capsize=2)
+    ax.bar(x + 0.2, [r["paper"] for r in rows], 0.4, color=colors, alpha=0.35, hatch="//",
+           label="paper (MuJoCo)")
+    ax.axhline(0, color="gray", lw=0.8)
+    ax.set_xticks(x, [r["setting"].replace(" or penalty", "").replace("clipping ", "clip ")
+                      for r in rows], rotation=25, ha="right", fontsize=8)
+    ax.set_ylabel("normalized score")
+    ax.set_title(f"PPO paper Table 1 on gymnax (Spearman vs paper {summary['spearman']:.2f})")
+    ax.legend()
+    for j, env in enumerate(envs):
+        axe = fig.add_subplot(grid[1, j])
+        res = results[env]
+        steps = np.arange(1, res["curves"].shape[-1] + 1) * res["config"]["num_envs"] * res["config"]["num_steps"]
+        best = np.nanmax(np.nanmean(res["scores"], axis=1))
+        seen: dict[str, int] = {}
+        for i, r in enumerate(rows):
+            curve = (smooth(res["curves"][i], res["episodes"][i]) - random_returns[env]) / (
+                best - random_returns[env])
+            k = seen[r["objective"]] = seen.get(r["objective"], -1) + 1
+            axe.plot(steps, curve, color=COLORS[r["objective"]], lw=1.2,
+                     ls=("-", "--", ":", "-.")[k], label=r["setting"] if j == 0 else None)
+        axe.set_title(env, fontsize=9)
+        axe.set_xlabel("env steps")
+        axe.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+        if j == 0:
+            axe.set_ylabel("normalized return (5-update mean)")
+            handles, labels = axe.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def to_json(summary: dict, results: dict, random_returns: dict, args, seconds: float) -> dict:
+    return {
+        "budget": args.budget, "seeds": args.seeds, "seed": args.seed, "num_envs": args.num_envs,
+        "last_episodes": args.last_episodes, "wall_clock_s": seconds,
+        "random_policy_return": random_returns,
+        "spearman_vs_paper": summary["spearman"],
+        "table": summary["rows"],
+        "envs": {
+            env: {
+                "config": res["config"], "num_compiles": res["num_compiles"], "seconds": res["seconds"],
+                "raw_scores": res["scores"].tolist(),  # [settings, seeds]
+                "normalized_scores": summary["normalized"][env].tolist(),
+                "episodes_per_run": res["episodes_total"].tolist(),
+                "mean_curve": np.nanmean(res["curves"], axis=1).tolist(),  # [settings, updates]
+                "final_kl_coef": res["kl_coef"][:, :, -1].tolist(),
+            }
+            for env, res in results.items()
+        },
+        "settings": [name for name, _ in SETTINGS],
+    }
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--budget", type=int, default=1_000_000, help="env steps per run (paper: 1e6)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per setting and env (paper: 3)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--envs", nargs="+", default=list(DEFAULT_ENVS))
+    p.add_argument("--num-envs", type=int, default=8,
+                   help="parallel envs per agent; the horizon 2048 is split over them")
+    p.add_argument("--last-episodes", type=int, default=100, help="episodes a score averages")
+    p.add_argument("--random-episodes", type=int, default=100)
+    p.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE,
+                   help="the paper's Table 1 as CSV (setting,normalized_score)")
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "scripts" / "results")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse envs already run with the same settings (--out/raw/ENV.npz)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    reference = read_reference(args.reference) if args.reference.exists() else {}
+    if not reference:
+        print(f"warning: no reference table at {args.reference}; the paper column is empty",
+              file=sys.stderr)
+    args.out.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    results, random_returns = {}, {}
+    for env in args.envs:
+        random_returns[env] = random_policy_return(env, args.random_episodes, args.seed)
+        results[env] = cached_run_env(env, args)
+        scores = np.nanmean(results[env]["scores"], axis=1)
+        print(f"{env}: {results[env]['seconds']:.0f}s, {results[env]['num_compiles']} compiles, "
+              f"random {random_returns[env]:.1f}, scores "
+              + ", ".join(f"{s:.1f}" for s in scores), flush=True)
+    seconds = time.time() - start
+    summary = summarize(results, random_returns, reference)
+    table = markdown(summary, results, random_returns, args, seconds)
+    (args.out / "ablation.md").write_text(table)
+    (args.out / "ablation.json").write_text(
+        json.dumps(to_json(summary, results, random_returns, args, seconds), indent=1))
+    figure(summary, results, random_returns, args.out / "ablation.png")
+    print(table)
+    return summary
+
+
+if __name__ == "__main__":
+    main()

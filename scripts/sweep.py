@@ -1,0 +1,180 @@
+"""A hyperparameter sweep from the command line: a thin CLI over `ppo_jax.sweep`.
+
+    python scripts/sweep.py --env CartPole-v1 --grid learning_rate=1e-4,3e-4,1e-3 \
+        --grid clip_eps=0.1,0.2 --num-seeds 16 --out runs/sweep
+    python scripts/sweep.py --env Acrobot-v1 --random learning_rate=1e-4:1e-2:log \
+        --random ent_coef=0:0.02 --num-configs 16 --num-seeds 8 --out runs/acrobot_search
+    python scripts/sweep.py --set total_timesteps=100000 --set num_envs=8 --grid hidden_sizes=64x64,32x32 ...
+
+The base config is `ppo_jax.preset(env)` with the --set overrides. --grid takes
+comma-separated values (repeat the flag for a Cartesian product); --random takes
+low:high or low:high:log ranges, or a|b|c choices, for `ppo_jax.random_search`.
+Values are parsed by field type: floats for HParams, ints, true/false, and
+hidden sizes as 64x64.
+
+Prints the summary (mean final return with a 95% bootstrap CI, best first) and
+writes to --out: sweep.csv (tidy: one row per configuration, seed and update),
+summary.csv, configs.json and learning_curves.png (per configuration, the mean
+episode return over seeds with a 95% bootstrap band).
+
+On several hosts, run the same command on every host with --distributed (see
+README, "Scaling out"); only process 0 prints and writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))  # the working tree's ppo_jax, whatever is installed
+
+# ppo_jax, jax and matplotlib are imported inside the functions: with --distributed,
+# jax.distributed.initialize() must run before anything initializes a JAX backend,
+# and importing gymnax (through ppo_jax) does.
+
+
+def parse_value(key: str, text: str):
+    """One value of setting `key` from text, typed like the field's default."""
+    from ppo_jax.config import HPARAM_FIELDS, PPOConfig
+
+    if key in HPARAM_FIELDS:
+        return float(text)
+    default = getattr(PPOConfig(), key, None)
+    if isinstance(default, bool):
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"{key} takes true or false, got {text!r}")
+        return text.lower() in ("true", "1")
+    if isinstance(default, int):
+        return int(text)
+    if isinstance(default, tuple):
+        return tuple(int(x) for x in text.split("x"))
+    return text
+
+
+def _split_assignment(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key or not value:
+        raise ValueError(f"expected key=value, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def parse_random(text: str) -> tuple[str, object]:
+    """key=low:high[:log] -> (key, (low, high[, "log"])); key=a|b|c -> (key, [a, b, c])."""
+    key, value = _split_assignment(text)
+    if "|" in value:
+        return key, [parse_value(key, v) for v in value.split("|")]
+    parts = value.split(":")
+    if len(parts) not in (2, 3):
+        raise ValueError(f"--random {key} takes low:high, low:high:log or a|b|c, got {value!r}")
+    return key, (float(parts[0]), float(parts[1]), *parts[2:])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--env", default="CartPole-v1", help="gymnax env id (base: ppo_jax.preset(env))")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a base setting (static field or HParams field); repeatable")
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="values of one swept setting; repeat for a Cartesian product")
+    p.add_argument("--random", action="append", default=[], metavar="KEY=LOW:HIGH[:log]",
+                   help="a random-search range (or a|b|c choice) instead of --grid; repeatable")
+    p.add_argument("--num-configs", type=int, default=16, help="configurations drawn by --random")
+    p.add_argument("--num-seeds", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("runs/sweep"), help="output folder")
+    p.add_argument("--distributed", action="store_true",
+                   help="call jax.distributed.initialize() first (multi-host; see README)")
+    p.add_argument("--coordinator-address", help="host:port of process 0 (--distributed)")
+    p.add_argument("--num-processes", type=int, help="number of processes (--distributed)")
+    p.add_argument("--process-id", type=int, help="this process's index (--distributed)")
+    return p
+
+
+def parse_grid(args: argparse.Namespace):
+    """The `grid` argument of `ppo_jax.sweep` from --grid or --random."""
+    from ppo_jax import random_search
+
+    if bool(args.grid) == bool(args.random):
+        raise ValueError("give --grid or --random (one of them, repeatable)")
+    if args.random:
+        space = dict(parse_random(text) for text in args.random)
+        return random_search(space, args.num_configs, args.seed)
+    grid = {}
+    for text in args.grid:
+        key, values = _split_assignment(text)
+        grid[key] = [parse_value(key, v) for v in values.split(",")]
+    return grid
+
+
+def plot_learning_curves(result, path: Path) -> None:
+    """One panel per configuration: mean episode return over seeds and its 95% bootstrap band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ppo_jax.sweep import bootstrap_ci
+
+    cols = min(4, result.num_configs)
+    rows = math.ceil(result.num_configs / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), sharex=True, sharey=True,
+                             squeeze=False)
+    for i, (ax, cfg) in enumerate(zip(axes.flat, result.configs)):
+        steps = result.metrics["timesteps"][i, 0, : cfg.num_updates]
+        mean, low, high = bootstrap_ci(result.metrics["episode_return"][i, :, : cfg.num_updates],
+                                       num_resamples=1000)
+        ax.plot(steps, mean, lw=1.2)
+        ax.fill_between(steps, low, high, alpha=0.3)
+        title = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in result.settings[i].items())
+        ax.set_title(f"{i}: {title}", fontsize=7)
+    for ax in axes.flat[result.num_configs:]:
+        ax.set_visible(False)
+    fig.supxlabel("env steps")
+    fig.supylabel(f"episode return (mean, 95% CI over {result.num_seeds} seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_outputs(result, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    result.to_dataframe().to_csv(out / "sweep.csv", index=False)
+    result.summary().to_csv(out / "summary.csv", index=False)
+    configs = [{"config": i, "settings": result.settings[i], "config_dict": cfg.to_dict()}
+               for i, cfg in enumerate(result.configs)]
+    (out / "configs.json").write_text(json.dumps(configs, indent=1, default=list))
+    plot_learning_curves(result, out / "learning_curves.png")
+
+
+def main(argv: list[str] | None = None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    import jax
+
+    if args.distributed:
+        jax.distributed.initialize(args.coordinator_address, args.num_processes, args.process_id)
+    import ppo_jax
+
+    try:
+        base = ppo_jax.preset(args.env, **dict(
+            (key, parse_value(key, value)) for key, value in map(_split_assignment, args.set)))
+        grid = parse_grid(args)
+        result = ppo_jax.sweep(base, grid, num_seeds=args.num_seeds, seed=args.seed)
+    except ValueError as err:
+        parser.error(str(err))
+    if jax.process_index() == 0:
+        print(f"{result.num_configs} configurations x {result.num_seeds} seeds on "
+              f"{len(jax.devices())} device(s), {result.num_compiles} compile(s)")
+        print(result.summary().to_string(index=False))
+        write_outputs(result, args.out)
+        print(f"wrote {args.out}/sweep.csv, summary.csv, configs.json, learning_curves.png")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Smoke tests of scripts/benchmark.py on tiny budgets (one update per agent)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "benchmark.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("benchmark_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the script loads
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+def read_records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_in_process_run_writes_results_summary_and_plot(bench, tmp_path):
+    out = tmp_path / "bench.jsonl"
+    # One compile only (population 2, the vmapped path): compiling is most of the cost.
+    bench.main(["--budget", "512", "--populations", "2", "--repeats", "1", "--skip-sb3",
+                "--in-process", "--out", str(out)])
+    records = read_records(out)
+    assert [r["record"] for r in records] == ["machine", "result", "summary", "end"]
+    machine, two, summary, _ = records
+    assert machine["cpu_count"] >= 1 and machine["versions"]["jax"]
+    assert two["library"] == "ppo_jax" and two["env"] == "CartPole-v1" and two["population"] == 2
+    assert two["steps_per_agent"] == 512
+    assert two["compile_s"] > 0 and two["run_s"] > 0 and two["peak_rss_mib"] > 0
+    assert two["steps_per_s"] == pytest.approx(2 * 512 / two["run_s"])
+    assert two["steps_per_s_per_agent"] == pytest.approx(512 / two["run_s"])
+    assert two["device"]["platform"] in ("cpu", "gpu", "tpu")
+    assert summary["sb3_skipped"] == "--skip-sb3" and summary["steps_per_s"] == {"2": two["steps_per_s"]}
+    assert out.with_suffix(".png").stat().st_size > 0
+
+
+def test_one_seed_is_plain_jit_and_a_population_is_vmapped(bench):
+    import jax
+    from ppo_jax import PPOConfig
+
+    config = PPOConfig(total_timesteps=512)
+    _, (key, _) = bench.ppo_jax_function(config, 1, seed=3)
+    assert key.shape == () and jax.numpy.array_equal(jax.random.key_data(key),
+                                                     jax.random.key_data(jax.random.key(3)))
+    _, (keys, _) = bench.ppo_jax_function(config, 4, seed=3)
+    assert keys.shape == (4,)
+
+
+def test_summary_and_table_ratios(bench):
+    def result(library, population, rate, extrapolated=False):
+        return {"record": "result", "library": library, "env": "CartPole-v1", "population": population,
+                "steps_per_s": rate, "steps_per_s_per_agent": rate / population, "steps_per_agent": 1000,
+                "compile_s": 1.0, "run_s": 1.0, "run_cpu_s": 2.0, "peak_rss_mib": 100.0,
+                "final_return": 50.0, "extrapolated": extrapolated, "full_budget": 4000,
+                "run_s_full_budget": 4.0}
+
+    results = [result("ppo_jax", 1, 2000.0), result("ppo_jax", 8, 10000.0),
+               result("sb3", 1, 1000.0, extrapolated=True)]
+    summary = bench.env_summary("CartPole-v1", results, None)
+    assert summary["ours_over_sb3"] == {"1": 2.0, "8": 10.0}
+    assert summary["vmap_speedup_over_1_seed"] == {"1": 1.0, "8": 5.0}
+    table = bench.markdown_table(results, [summary])
+    assert "| 10.0x |" in table and "| 5.00x |" in table
+    assert "| 4.0* | 8.0* |" in table  # SB3 time scaled to the full budget, marked
+
+
+def test_worker_failure_becomes_an_error_record(bench):
+    spec = bench.Spec("ppo_jax", "CartPole-v1", 1, 1, 0, {"env": "NoSuchEnv-v0", "total_timesteps": 512})
+    record = bench.run_worker(spec, in_process=False)
+    assert record["record"] == "error" and record["returncode"] != 0
+    assert "NoSuchEnv-v0" in record["stderr_tail"]
+
+
+def test_sb3_settings_match_the_config(bench):
+    pytest.importorskip("torch")
+    config = bench.make_config("CartPole-v1", 500_000)
+    kwargs = bench.sb3_kwargs(config, seed=0)
+    assert (kwargs["n_steps"], kwargs["batch_size"], kwargs["n_epochs"]) == (128, 128, 4)
+    assert kwargs["learning_rate"](1.0) == pytest.approx(2.5e-4)
+    assert kwargs["learning_rate"](0.5) == pytest.approx(1.25e-4)
+    assert (kwargs["gamma"], kwargs["gae_lambda"]) == pytest.approx((0.99, 0.95))
+    assert kwargs["clip_range"] == kwargs["clip_range_vf"] == pytest.approx(0.2)
+    assert (kwargs["ent_coef"], kwargs["vf_coef"], kwargs["max_grad_norm"]) == pytest.approx((0.01, 0.25, 0.5))
+    assert kwargs["policy_kwargs"]["net_arch"] == {"pi": [64, 64], "vf": [64, 64]}
+
+
+def test_sb3_worker_in_a_subprocess(bench):
+    pytest.importorskip("stable_baselines3")
+    spec = bench.Spec("sb3", "CartPole-v1", 1, 1, 0, bench.make_config("CartPole-v1", 512))
+    record = bench.with_full_budget(bench.run_worker(spec, in_process=False), 1024)
+    assert record["record"] == "result", record.get("stderr_tail")
+    assert record["steps_per_agent"] == 512 and record["steps_per_s"] > 0
+    assert record["extrapolated"] and math.isclose(record["run_s_full_budget"], 1024 / record["steps_per_s"])
+
+
+def test_a_hung_worker_is_killed_and_recorded(bench):
+    spec = bench.Spec("ppo_jax", "CartPole-v1", 1, 1, 0, bench.make_config("CartPole-v1", 512))
+    record = bench.run_worker(spec, in_process=False, timeout=0.5)
+    assert record["record"] == "error" and record["timed_out_after_s"] == 0.5
+    assert "| timed out (0.5 s) |" in bench.markdown_table([record], [])

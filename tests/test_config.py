@@ -1,0 +1,219 @@
+"""PPOConfig / HParams: defaults, validation messages, presets and overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import ppo_jax
+from ppo_jax import HParams, PPOConfig, preset
+
+
+def test_defaults():
+    config = PPOConfig()
+    assert config.env == "CartPole-v1"
+    assert (config.num_envs, config.num_steps) == (4, 128)
+    assert config.num_minibatches == 4
+    assert config.update_epochs == 4
+    assert config.anneal_lr is True
+    assert config.hidden_sizes == (64, 64)
+    assert config.activation == "tanh"
+    assert config.objective == "clip"
+    hp = config.hparams
+    assert hp.learning_rate == pytest.approx(2.5e-4)
+    assert hp.gamma == pytest.approx(0.99)
+    assert hp.gae_lambda == pytest.approx(0.95)
+    assert hp.clip_eps == pytest.approx(0.2)
+    assert hp.ent_coef == pytest.approx(0.01)
+    assert hp.vf_coef == pytest.approx(0.5)
+    assert hp.max_grad_norm == pytest.approx(0.5)
+
+
+def test_derived_sizes():
+    config = PPOConfig(num_envs=8, num_steps=32, num_minibatches=4, total_timesteps=10_000)
+    assert config.batch_size == 256
+    assert config.minibatch_size == 64
+    assert config.num_updates == 10_000 // 256
+
+
+def test_config_is_frozen_and_hashable():
+    config = PPOConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.num_envs = 8  # type: ignore[misc]
+    assert hash(config) == hash(PPOConfig())
+
+
+def _error(**fields) -> str:
+    with pytest.raises(ValueError) as info:
+        PPOConfig(**fields)
+    return str(info.value)
+
+
+def test_unknown_env_lists_valid_ids():
+    message = _error(env="NoSuchEnv-v0")
+    assert "env" in message and "NoSuchEnv-v0" in message
+    for env_id in ppo_jax.available_envs():
+        assert env_id in message
+
+
+def test_batch_not_divisible_names_the_three_numbers():
+    message = _error(num_envs=3, num_steps=5, num_minibatches=4, total_timesteps=1000)
+    assert "num_minibatches" in message
+    for number in ("3", "5", "15", "4"):
+        assert number in message
+
+
+COUNT_FIELDS = ("total_timesteps", "num_envs", "num_steps", "num_minibatches", "update_epochs")
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, True], ids=["zero", "negative", "float", "bool"])
+@pytest.mark.parametrize("field", COUNT_FIELDS, ids=COUNT_FIELDS)
+def test_counts_must_be_positive_integers(field, value):
+    assert field in _error(**{field: value})
+
+
+def test_total_timesteps_smaller_than_one_batch():
+    message = _error(num_envs=4, num_steps=128, total_timesteps=511)
+    assert "total_timesteps" in message and "512" in message
+    assert PPOConfig(num_envs=4, num_steps=128, total_timesteps=512).num_updates == 1
+
+
+# (field, bad value): out of range hyperparameters
+BAD_HPARAMS = {
+    "gamma_above_1": ("gamma", 1.01),
+    "gamma_negative": ("gamma", -0.1),
+    "gae_lambda_above_1": ("gae_lambda", 1.5),
+    "gae_lambda_negative": ("gae_lambda", -0.01),
+    "clip_eps_zero": ("clip_eps", 0.0),
+    "clip_eps_negative": ("clip_eps", -0.2),
+    "ent_coef_negative": ("ent_coef", -0.01),
+    "vf_coef_negative": ("vf_coef", -0.5),
+    "kl_coef_negative": ("kl_coef", -1.0),
+    "learning_rate_zero": ("learning_rate", 0.0),
+    "max_grad_norm_zero": ("max_grad_norm", 0.0),
+    "gamma_nan": ("gamma", float("nan")),
+    "dual_clip_coef_at_most_1": ("dual_clip_coef", 1.0),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_HPARAMS), ids=list(BAD_HPARAMS))
+def test_bad_hparams_name_the_field(case):
+    field, value = BAD_HPARAMS[case]
+    message = _error(hparams=HParams(**{field: value}))
+    assert field in message
+    # the same check applies to preset overrides
+    with pytest.raises(ValueError, match=field):
+        preset("CartPole-v1", **{field: value})
+
+
+@pytest.mark.parametrize("field", ["gamma", "gae_lambda"], ids=["gamma", "gae_lambda"])
+@pytest.mark.parametrize("value", [0.0, 1.0], ids=["zero", "one"])
+def test_unit_interval_bounds_are_inclusive(field, value):
+    assert getattr(PPOConfig(hparams=HParams(**{field: value})).hparams, field) == value
+
+
+def test_zero_coefficients_are_allowed():
+    hp = HParams(ent_coef=0.0, vf_coef=0.0, kl_coef=0.0)
+    assert PPOConfig(hparams=hp).hparams.ent_coef == 0.0
+
+
+def test_batched_hparams_are_checked_elementwise():
+    with pytest.raises(ValueError, match="gamma"):
+        PPOConfig(hparams=HParams(gamma=np.array([0.9, 0.99, 1.2])))
+    PPOConfig(hparams=HParams(gamma=np.array([0.9, 0.99, 1.0])))
+
+
+BAD_CHOICES = {
+    "objective": ("objective", "trpo"),
+    "activation": ("activation", "sigmoid"),
+    "hidden_sizes_empty": ("hidden_sizes", ()),
+    "hidden_sizes_zero": ("hidden_sizes", (64, 0)),
+    "anneal_lr_not_bool": ("anneal_lr", "yes"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CHOICES), ids=list(BAD_CHOICES))
+def test_bad_choices_name_the_field(case):
+    field, value = BAD_CHOICES[case]
+    message = _error(**{field: value})
+    assert field in message
+    assert repr(value) in message
+
+
+def test_objective_message_lists_the_valid_objectives():
+    message = _error(objective="trpo")
+    for name in ("clip", "none", "kl_penalty", "adaptive_kl"):
+        assert name in message
+
+
+# ---------------------------------------------------------------------------
+# presets and overrides
+# ---------------------------------------------------------------------------
+
+def test_preset_overrides_static_and_hparams_fields():
+    config = preset("CartPole-v1", num_envs=8, num_steps=64, learning_rate=1e-3, clip_eps=0.1)
+    assert config.env == "CartPole-v1"
+    assert (config.num_envs, config.num_steps) == (8, 64)
+    assert config.hparams.learning_rate == pytest.approx(1e-3)
+    assert config.hparams.clip_eps == pytest.approx(0.1)
+    # untouched fields keep the preset's values
+    base = preset("CartPole-v1")
+    assert config.update_epochs == base.update_epochs
+    assert config.hparams.gamma == base.hparams.gamma
+
+
+def test_preset_overrides_win_over_tuned_values():
+    tuned = preset("Pendulum-v1")
+    assert tuned.env == "Pendulum-v1"
+    assert tuned.hparams.gamma != PPOConfig().hparams.gamma  # the preset tunes gamma
+    config = preset("Pendulum-v1", gamma=0.5, num_envs=2, num_steps=16, num_minibatches=2)
+    assert config.hparams.gamma == 0.5
+    assert config.num_envs == 2
+    # everything else stays tuned
+    assert config.hparams.learning_rate == tuned.hparams.learning_rate
+    assert config.normalize_observations == tuned.normalize_observations
+
+
+def test_preset_without_tuning_is_the_defaults():
+    config = preset("Catch-bsuite")
+    assert config == PPOConfig(env="Catch-bsuite")
+
+
+def test_preset_unknown_override_raises():
+    with pytest.raises(ValueError, match="learnin_rate") as info:
+        preset("CartPole-v1", learnin_rate=1e-3)
+    assert "learning_rate" in str(info.value)  # lists the valid names
+
+
+def test_preset_unknown_env_raises():
+    with pytest.raises(ValueError, match="NoSuchEnv"):
+        preset("NoSuchEnv")
+
+
+def test_replace_validates_and_keeps_the_original():
+    config = PPOConfig()
+    changed = config.replace(num_envs=8, gamma=0.9)
+    assert changed.num_envs == 8 and changed.hparams.gamma == 0.9
+    assert config.num_envs == 4 and config.hparams.gamma == 0.99
+    with pytest.raises(ValueError, match="num_envs"):
+        config.replace(num_envs=0)
+    with pytest.raises(ValueError, match="bogus"):
+        config.replace(bogus=1)
+
+
+def test_dict_round_trip():
+    config = preset("Pendulum-v1", hidden_sizes=(32, 16), ent_coef=0.02)
+    assert PPOConfig.from_dict(config.to_dict()) == config
+
+
+def test_mnist_bandit_is_excluded_from_available_envs():
+    import gymnax
+
+    envs = ppo_jax.available_envs()
+    assert "MNISTBandit-bsuite" in gymnax.registered_envs
+    assert "MNISTBandit-bsuite" not in envs
+    assert set(envs) == set(gymnax.registered_envs) - {"MNISTBandit-bsuite"}
+    with pytest.raises(ValueError, match="MNISTBandit-bsuite"):
+        PPOConfig(env="MNISTBandit-bsuite")

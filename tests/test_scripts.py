@@ -1,0 +1,170 @@
+"""scripts/train.py, plot.py, evaluate.py end to end on a tiny budget.
+
+The scripts run in-process (their `main(argv)`), so the three training
+invocations below share one compile: an uninterrupted run in chunks of 2
+updates, and a run stopped after 2 updates then resumed from its checkpoint.
+`--help` runs as a real subprocess.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ppo_jax
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = REPO_ROOT / "scripts"
+TINY = ["--env", "CartPole-v1", "--num-envs", "2", "--num-steps", "16", "--num-minibatches", "2",
+        "--update-epochs", "1", "--hidden-sizes", "8", "--total-timesteps", "128", "--num-seeds", "2",
+        "--seed", "3", "--learning-rate", "1e-3"]
+NUM_UPDATES = 4
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(f"ppo_jax_script_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def train_script():
+    return load_script("train")
+
+
+@pytest.fixture(scope="module")
+def runs(train_script, tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    full, resumed = root / "full", root / "resumed"
+    train_script.main(TINY + ["--out", str(full), "--checkpoint-every", "2"])
+    train_script.main(TINY + ["--out", str(resumed), "--checkpoint-every", "2", "--max-updates", "2",
+                              "--no-plot"])
+    stopped = {
+        "run": json.loads((resumed / "run.json").read_text()),
+        "metrics": dict(np.load(resumed / "metrics.npz")),
+        "update_step": ppo_jax.checkpoint_info(resumed / "checkpoint")["update_step"],
+    }
+    train_script.main(["--resume", str(resumed)])
+    return {"full": full, "resumed": resumed, "stopped": stopped, "root": root}
+
+
+def test_help_lists_every_field_with_default():
+    proc = subprocess.run([sys.executable, str(SCRIPTS / "train.py"), "--help"], capture_output=True,
+                          text=True, cwd=REPO_ROOT, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    fields = [f for f in ppo_jax.config.STATIC_FIELDS] + list(ppo_jax.config.HPARAM_FIELDS)
+    for name in fields + ["num_seeds", "seed", "out", "resume", "checkpoint_every"]:
+        assert f"--{name.replace('_', '-')}" in text, name
+    assert "(default: 0.00025)" in text and "(default: 64 64)" in text and "(default: 500000)" in text
+    assert "Adam step size" in text  # the meaning, from the PPOConfig / HParams docstrings
+
+
+def test_help_shows_the_env_preset(train_script, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit) as exc:
+        train_script.main(["--env", "Pendulum-v1", "--help"])
+    assert exc.value.code == 0
+    preset = ppo_jax.preset("Pendulum-v1")
+    out = capsys.readouterr().out
+    assert f"(default: {preset.total_timesteps})" in out and f"(default: {preset.num_envs})" in out
+
+
+def test_output_folder_has_every_file(runs):
+    out = runs["full"]
+    for name in ("config.json", "run.json", "metrics.csv", "metrics.npz", "learning_curve.png"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    config = ppo_jax.PPOConfig.from_dict(json.loads((out / "config.json").read_text()))
+    assert config.num_envs == 2 and config.hidden_sizes == (8,) and config.hparams.learning_rate == 1e-3
+    assert config.num_updates == NUM_UPDATES
+    run = json.loads((out / "run.json").read_text())
+    assert run["num_seeds"] == 2 and run["seed"] == 3 and run["updates_done"] == NUM_UPDATES
+    raw = np.load(out / "metrics.npz")
+    assert set(raw.files) >= {"timesteps", "episode_return", "policy_loss", "value_loss", "entropy",
+                              "approx_kl", "clip_fraction"}
+    assert raw["episode_return"].shape == (2, NUM_UPDATES)
+    np.testing.assert_array_equal(raw["timesteps"][0], 32 * np.arange(1, NUM_UPDATES + 1))
+    tidy = pd.read_csv(out / "metrics.csv")
+    assert len(tidy) == 2 * NUM_UPDATES and list(tidy.columns[:3]) == ["seed", "update", "timesteps"]
+    np.testing.assert_allclose(tidy.query("seed == 1")["value_loss"], raw["value_loss"][1], rtol=1e-6)
+    assert (out / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved_config, state = ppo_jax.load(out / "checkpoint")
+    assert saved_config == config and state.update_step.tolist() == [NUM_UPDATES] * 2
+
+
+def test_stopped_run_saved_its_progress(runs):
+    stopped = runs["stopped"]
+    assert stopped["run"]["updates_done"] == 2 and stopped["update_step"] == 2
+    assert stopped["metrics"]["episode_return"].shape == (2, 2)
+
+
+def test_resumed_run_equals_uninterrupted(runs):
+    full, resumed = np.load(runs["full"] / "metrics.npz"), np.load(runs["resumed"] / "metrics.npz")
+    assert set(full.files) == set(resumed.files)
+    for name in full.files:
+        np.testing.assert_allclose(resumed[name], full[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    _, state_full = ppo_jax.load(runs["full"] / "checkpoint")
+    _, state_resumed = ppo_jax.load(runs["resumed"] / "checkpoint")
+    import jax
+
+    for a, b in zip(jax.tree.leaves(state_full.params), jax.tree.leaves(state_resumed.params)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(state_full.obs), np.asarray(state_resumed.obs))
+
+
+def test_resume_refuses_changed_settings(train_script, runs):
+    with pytest.raises(SystemExit, match="--learning-rate"):
+        train_script.main(["--resume", str(runs["resumed"]), "--learning-rate", "0.1"])
+
+
+def test_resume_of_a_folder_without_checkpoint_is_a_clear_error(train_script, tmp_path):
+    with pytest.raises(SystemExit, match="does not exist"):
+        train_script.main(["--resume", str(tmp_path / "nothing")])
+
+
+def test_invalid_config_is_a_clear_error(train_script, tmp_path):
+    with pytest.raises(SystemExit, match="num_minibatches"):
+        train_script.main(TINY[:-2] + ["--num-minibatches", "3", "--out", str(tmp_path)])
+
+
+def test_plot_overlays_runs(runs):
+    plot = load_script("plot")
+    out = runs["root"] / "compare.png"
+    plot.main([str(runs["full"]), str(runs["resumed"]), "--labels", "full", "resumed", "--out", str(out)])
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    plot.main([str(runs["full"])])  # redraw in place
+    assert (runs["full"] / "learning_curve.png").is_file()
+    with pytest.raises(SystemExit):
+        plot.main([str(runs["root"] / "missing")])
+
+
+def test_mean_and_band():
+    plot = load_script("plot")
+    values = np.array([[1.0, 2.0, np.nan], [3.0, 4.0, 5.0], [5.0, 6.0, np.nan]])
+    mean, low, high = plot.mean_and_band(values)
+    np.testing.assert_allclose(mean, [3.0, 4.0, 5.0])
+    half = 4.302652729911275 * 2.0 / np.sqrt(3)  # t(0.975, 2) * std / sqrt(n)
+    np.testing.assert_allclose(high[:2] - mean[:2], [half, half])
+    assert np.isnan(low[2])  # one seed: no band
+
+
+def test_evaluate_script_reports_and_draws(runs):
+    evaluate = load_script("evaluate")
+    gif = runs["root"] / "episode.gif"
+    result = evaluate.main([str(runs["full"]), "--episodes", "3", "--gif", str(gif), "--max-frames", "20"])
+    for mode in ("deterministic", "stochastic"):
+        r = result[mode]
+        assert r["num_agents"] == 2 and r["episodes_per_agent"] == 3
+        assert r["min"] <= r["mean"] <= r["max"] and r["std"] >= 0
+    assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
+    assert 1 <= result["gif"]["frames"] <= 20
+    assert json.loads((runs["full"] / "evaluation.json").read_text())["env"] == "CartPole-v1"

@@ -1,0 +1,206 @@
+"""Invariants of the train function: chunking, populations, keys, one compile, metrics."""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import jit_fast, tiny_config
+
+import ppo_jax
+from ppo_jax.train import METRIC_NAMES
+
+NUM_UPDATES = 4
+NUM_SEEDS = 3
+# Normalizers on and the learning rate annealed: all of it must live in the state.
+CONFIG = tiny_config(num_updates=NUM_UPDATES, update_epochs=2, normalize_observations=True,
+                     normalize_rewards=True, anneal_lr=True)
+OTHER_HPARAMS = CONFIG.hparams.replace(learning_rate=1e-3, clip_eps=0.1, gamma=0.9, ent_coef=0.0)
+BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+
+
+def _as_f32(hparams):
+    return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), hparams)
+
+
+@pytest.fixture(scope="module")
+def single_train():
+    """Jitted train(key, hparams) for one agent (compiled once for the module)."""
+    return jit_fast(ppo_jax.make_train(CONFIG))
+
+
+@pytest.fixture(scope="module")
+def single_runs(single_train):
+    """Single-agent runs of the keys train_seeds gives seeds 0, 1, 2 of seed 0."""
+    keys = jax.random.split(jax.random.key(0), NUM_SEEDS)
+    return [single_train(keys[i], _as_f32(CONFIG.hparams)) for i in range(NUM_SEEDS)]
+
+
+def _agent(outs, i: int):
+    """Agent i of a population output."""
+    return jax.tree.map(lambda x: x[i], outs)
+
+
+def assert_outputs_close(a, b, rtol=1e-5, atol=1e-5):
+    chex.assert_trees_all_close(a.metrics, b.metrics, rtol=rtol, atol=atol)
+    chex.assert_trees_all_close(a.state.params, b.state.params, rtol=rtol, atol=atol)
+    chex.assert_trees_all_close(a.state.obs_stats, b.state.obs_stats, rtol=rtol, atol=atol)
+    chex.assert_trees_all_close(a.state.reward_scaler, b.state.reward_scaler, rtol=rtol, atol=atol)
+    chex.assert_trees_all_close(a.state.obs, b.state.obs, rtol=rtol, atol=atol)
+    np.testing.assert_array_equal(a.state.update_step, b.state.update_step)
+    np.testing.assert_array_equal(jax.random.key_data(a.state.key),
+                                  jax.random.key_data(b.state.key))
+
+
+# ---------------------------------------------------------------------------
+# chunked training
+# ---------------------------------------------------------------------------
+
+def test_run_n_then_m_equals_run_n_plus_m(single_runs):
+    trainer = ppo_jax.make_trainer(CONFIG)
+    hparams = _as_f32(CONFIG.hparams)
+    init = jit_fast(trainer.init)
+    run = jit_fast(trainer.run, static_argnames="num_updates")
+    state = init(jax.random.split(jax.random.key(0), NUM_SEEDS)[0], hparams)
+    state, first = run(state, hparams, num_updates=NUM_UPDATES // 2)
+    state, second = run(state, hparams, num_updates=NUM_UPDATES // 2)
+    chunked = ppo_jax.TrainOutput(
+        state=state, metrics=jax.tree.map(lambda a, b: jnp.concatenate([a, b]), first, second)
+    )
+    for name in METRIC_NAMES:
+        assert chunked.metrics[name].shape == (NUM_UPDATES,)
+    assert_outputs_close(chunked, single_runs[0])
+    # the learning rate keeps annealing across chunks: lr * (1 - i / num_updates)
+    np.testing.assert_allclose(
+        chunked.metrics["learning_rate"],
+        CONFIG.hparams.learning_rate * (1.0 - np.arange(NUM_UPDATES) / NUM_UPDATES),
+        rtol=1e-6,
+    )
+
+
+# ---------------------------------------------------------------------------
+# populations and keys
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def traced_population():
+    """jit(vmap(train)) over seeds, with a trace counter: it may be traced once."""
+    train = chex.assert_max_traces(ppo_jax.make_train(CONFIG), n=1)
+    return jit_fast(jax.vmap(train, in_axes=(0, None)))
+
+
+def test_vmapped_seed_i_equals_single_run_of_seed_i(traced_population, single_runs):
+    keys = jax.random.split(jax.random.key(0), NUM_SEEDS)
+    outs = traced_population(keys, _as_f32(CONFIG.hparams))
+    for i in range(NUM_SEEDS):
+        assert_outputs_close(_agent(outs, i), single_runs[i])
+
+
+def test_population_compiles_once_for_any_hparams_values(traced_population):
+    keys = jax.random.split(jax.random.key(1), NUM_SEEDS)
+    first = traced_population(keys, _as_f32(CONFIG.hparams))
+    # other values of every kind of hyperparameter: no retrace (assert_max_traces
+    # would raise), and the values are really used
+    second = traced_population(keys, _as_f32(OTHER_HPARAMS))
+    assert not np.allclose(first.metrics["learning_rate"], second.metrics["learning_rate"])
+    assert not np.allclose(first.metrics["policy_loss"], second.metrics["policy_loss"])
+
+
+@pytest.fixture
+def backend_compiles():
+    """Records the XLA compilations that happen while the test runs."""
+    compiled = []
+
+    def listener(event, duration, **kwargs):
+        if event == BACKEND_COMPILE_EVENT:
+            compiled.append(kwargs.get("fun_name", "?"))
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    yield compiled
+    jax.monitoring.unregister_event_duration_listener(listener)
+
+
+def test_train_seeds_key_convention_and_no_recompile(single_runs, backend_compiles):
+    outs = ppo_jax.train_seeds(CONFIG, num_seeds=NUM_SEEDS, seed=0)
+    for i in range(NUM_SEEDS):
+        # seed i gets jax.random.split(jax.random.key(seed), num_seeds)[i]
+        assert_outputs_close(_agent(outs, i), single_runs[i])
+    # the listener does see compilations (so an empty list below means something)
+    jax.block_until_ready(jax.jit(lambda x: x * 3.0 + 1.0)(jnp.arange(3.0)))
+    assert backend_compiles
+
+    backend_compiles.clear()
+    again = ppo_jax.train_seeds(CONFIG, num_seeds=NUM_SEEDS, seed=5, hparams=OTHER_HPARAMS)
+    jax.block_until_ready(again)
+    assert backend_compiles == [], "train_seeds recompiled for new hparams values / seed"
+    assert not np.allclose(outs.metrics["policy_loss"], again.metrics["policy_loss"])
+
+
+def test_same_key_same_output_other_key_other_output(single_train, single_runs):
+    hparams = _as_f32(CONFIG.hparams)
+    key = jax.random.split(jax.random.key(0), NUM_SEEDS)[0]
+    again = single_train(key, hparams)
+    chex.assert_trees_all_equal(again.metrics, single_runs[0].metrics)
+    chex.assert_trees_all_equal(again.state.params, single_runs[0].state.params)
+    # a fresh make_train / jit of the same config gives the same result too
+    fresh = jit_fast(ppo_jax.make_train(CONFIG))(key, hparams)
+    assert_outputs_close(fresh, single_runs[0], rtol=0, atol=0)
+    other = single_runs[1]
+    assert not np.allclose(other.metrics["policy_loss"], single_runs[0].metrics["policy_loss"])
+
+
+# ---------------------------------------------------------------------------
+# what train returns
+# ---------------------------------------------------------------------------
+
+def test_metrics_have_every_name_with_one_value_per_update(single_runs):
+    metrics = single_runs[0].metrics
+    assert set(METRIC_NAMES) <= set(metrics)
+    for name, value in metrics.items():
+        assert value.shape == (NUM_UPDATES,), name
+    np.testing.assert_array_equal(metrics["timesteps"],
+                                  CONFIG.batch_size * np.arange(1, NUM_UPDATES + 1))
+
+
+def _output_shapes(config):
+    train = ppo_jax.make_train(config)
+    return jax.eval_shape(train, jax.random.key(0), config.hparams)
+
+
+def test_nothing_per_step_is_returned():
+    """The output does not grow with num_steps: no [T, B] arrays come back."""
+    base = tiny_config(num_updates=3, num_steps=8)
+    longer = tiny_config(num_updates=3, num_steps=64)
+    shapes, longer_shapes = _output_shapes(base), _output_shapes(longer)
+    assert jax.tree.structure(shapes) == jax.tree.structure(longer_shapes)
+    for a, b in zip(jax.tree.leaves(shapes), jax.tree.leaves(longer_shapes), strict=True):
+        assert (a.shape, a.dtype) == (b.shape, b.dtype)
+    # and the metrics grow with the number of updates only
+    more_updates = _output_shapes(tiny_config(num_updates=7, num_steps=8))
+    for name, value in more_updates.metrics.items():
+        assert value.shape == (7,), name
+
+
+def test_state_leaves_have_the_documented_shapes():
+    shapes = _output_shapes(CONFIG).state
+    obs_dim = 4  # CartPole
+    assert shapes.obs.shape == (CONFIG.num_envs, obs_dim)
+    assert shapes.obs_stats.mean.shape == (obs_dim,)  # shared across the agent's envs
+    assert shapes.obs_stats.var.shape == (obs_dim,)
+    assert shapes.reward_scaler.discounted_return.shape == (CONFIG.num_envs,)
+    assert shapes.update_step.shape == ()
+    for leaf in jax.tree.leaves(shapes.env_state):
+        assert leaf.shape[0] == CONFIG.num_envs
+
+
+def test_train_seeds_rejects_bad_num_seeds():
+    for bad in (0, -1, 2.0, True):
+        with pytest.raises(ValueError, match="num_seeds"):
+            ppo_jax.train_seeds(CONFIG, num_seeds=bad)
+
+
+def test_train_seeds_validates_hparams():
+    with pytest.raises(ValueError, match="gamma"):
+        ppo_jax.train_seeds(CONFIG, num_seeds=2, hparams=CONFIG.hparams.replace(gamma=2.0))

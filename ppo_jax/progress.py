@@ -291,8 +291,3 @@ class RecordingHook:
     def __call__(self, report: ProgressReport) -> None:
         self.reports.append(report)
 
-
-def as_numpy_summary(reports: list[ProgressReport]) -> dict:
-    """Reports -> dict of arrays (one entry per report), e.g. for a quick plot."""
-    return {f.name: np.array([getattr(r, f.name) for r in reports])
-            for f in dataclasses.fields(ProgressReport)}

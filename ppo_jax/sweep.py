@@ -235,7 +235,11 @@ def _run_group(config: PPOConfig, hparams: list[HParams], key_data: np.ndarray, 
     rows = {k: np.concatenate([v, np.repeat(v[-1:], pad, axis=0)]) for k, v in rows.items()}
     args = {k: _sharded(v, _population_sharding(devices)) for k, v in rows.items()}
     key_data = args.pop("key_data")
-    return _population_program(config, env, env_params, devices)(key_data, HParams(**args))
+    try:
+        program = _population_program(config, env, env_params, devices)
+    except TypeError:  # unhashable env_params (array leaves): compile without the cache
+        program = _population_program.__wrapped__(config, env, env_params, devices)
+    return program(key_data, HParams(**args))
 
 
 def _to_host(x: jax.Array) -> np.ndarray:

@@ -101,6 +101,23 @@ def child(args) -> None:
     print("RESULT " + json.dumps(result))
 
 
+def agreement(a, b) -> dict:
+    """How far the sweep's runs (a) and the sequential runs (b) agree: [configs, seeds, updates].
+
+    Batched and unbatched float32 arithmetic round differently, and RL amplifies
+    that over many updates, so long runs drift apart while staying statistically alike.
+    """
+    import numpy as np
+
+    same = np.isclose(a, b, rtol=1e-5, atol=1e-5, equal_nan=True)
+    leading = np.where(same.all(-1), same.shape[-1], np.argmin(same, axis=-1))  # updates before the first mismatch
+    last = max(1, a.shape[-1] // 10)
+    final = lambda x: float(np.nanmean(x[..., -last:]))  # noqa: E731
+    return {"runs_identical": int(same.all(-1).sum()), "runs": int(same[..., 0].size),
+            "leading_identical_updates_median": float(np.median(leading)),
+            "final_return_sweep": final(a), "final_return_sequential": final(b)}
+
+
 def measure(mode: str, args) -> dict:
     cmd = [sys.executable, __file__, "--child", mode, "--env", args.env,
            "--total-timesteps", str(args.total_timesteps), "--num-seeds", str(args.num_seeds)]
@@ -137,7 +154,7 @@ def main() -> None:
         "ratio_compile_included": seq_r["total_s"] / sweep_r["total_s"],
         "ratio_run_only": seq_r["run_s"] / sweep_r["run_s"],
         "cpu_ratio_compile_included": seq_r["total_cpu_s"] / sweep_r["total_cpu_s"],
-        "results_agree": bool(np.allclose(a, b, rtol=1e-4, atol=1e-4, equal_nan=True)),
+        "agreement": agreement(a, b),
     }
     print(f"{args.env}: {a.shape[0]} configs x {a.shape[1]} seeds = {runs} runs of "
           f"{args.total_timesteps} steps ({report['num_updates']} updates), devices {sweep_r['devices']}")
@@ -145,9 +162,10 @@ def main() -> None:
     for name, r in (("sweep", sweep_r), ("sequential", seq_r)):
         print(f"{name:12s}{r['total_s']:20.1f}s{r['compile_s']:8.1f}s{r['run_s']:8.1f}s"
               f"{r['total_cpu_s']:24.1f}s")
-    print(f"sequential / sweep: wall-clock {report['ratio_compile_included']:.1f}x compile included "
-          f"({report['ratio_run_only']:.1f}x run only), CPU time {report['cpu_ratio_compile_included']:.1f}x; "
-          f"results agree: {report['results_agree']}; load average {report['machine']['load_avg']}")
+    print(f"sequential / sweep: wall-clock {report['ratio_compile_included']:.2f}x compile included "
+          f"({report['ratio_run_only']:.2f}x run only), CPU time {report['cpu_ratio_compile_included']:.2f}x; "
+          f"load average {report['machine']['load_avg']}")
+    print("agreement of the same runs: " + json.dumps(report["agreement"]))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=1))

@@ -41,6 +41,14 @@ def tiny_config(
     )
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "minatar: smoke runs on MinAtar envs, the slowest to compile (CI runs them; "
+        "-m 'not minatar' skips them locally)",
+    )
+
+
 @pytest.fixture
 def make_tiny_config():
     """Factory fixture: make_tiny_config(env=..., num_updates=..., **PPOConfig fields)."""

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import jit_fast
 
 from ppo_jax.config import HParams
 from ppo_jax.loss import LossOptions, clipped_surrogate, ppo_loss, value_loss
@@ -258,7 +259,7 @@ def test_ppo_loss_and_gradients_are_finite(dist):
     network, params, batch = _make_case(DISTRIBUTIONS[dist], seed=6)
     grad_fn = jax.value_and_grad(ppo_loss, has_aux=True)
 
-    @jax.jit  # one compile for every objective
+    @jit_fast  # one compile for every objective
     def all_objectives(params, batch, hp):
         return {name: grad_fn(params, network.apply, batch, hp, jnp.float32(1.0), options)
                 for name, options in LOSS_OPTIONS.items()}

@@ -32,6 +32,5 @@ def test_quickstart_notebook_executes(tmp_path, monkeypatch):
         out.get("text", "") for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
     )
     assert "identical evaluation after load: True" in outputs
-    assert "resumed run equals the uninterrupted one: True" in outputs
     assert "CheckpointError" in outputs
     assert "compiles:" in outputs  # the sweep cell ran

@@ -189,3 +189,18 @@ def test_progress_bar_resumed_run_starts_at_its_update():
     bar(report(7, total=10))
     assert bar.bar.n == 7 and bar.bar.total == 10
     bar.close()
+
+
+def test_population_sharded_over_devices_reports_once():
+    """As in `sweep`: the population axis split over every device, one report per step."""
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    devices = jax.devices()
+    sharding = NamedSharding(Mesh(np.asarray(devices), ("population",)), PartitionSpec("population"))
+    xs = np.arange(2 * len(devices), dtype=np.float32)
+    hook = RecordingHook()
+    run = jax.jit(jax.vmap(toy_run(hook, 3, 3)), out_shardings=sharding)
+    jax.block_until_ready(run(jax.device_put(xs, sharding)))
+    assert [r.update for r in hook.reports] == [1, 2, 3]
+    assert [r.num_agents for r in hook.reports] == [xs.size] * 3
+    assert hook.reports[0].mean_return == pytest.approx(float(np.mean(xs + 1)))

@@ -27,8 +27,9 @@ def _as_f32(hparams):
 
 @pytest.fixture(scope="module")
 def single_train():
-    """Jitted train(key, hparams) for one agent (compiled once for the module)."""
-    return jit_fast(ppo_jax.make_train(CONFIG))
+    """Jitted train(key, hparams) for one agent; it may be traced only once, so
+    every later call (other keys, other hparams values) reuses the compile."""
+    return jit_fast(chex.assert_max_traces(ppo_jax.make_train(CONFIG), n=1))
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,12 @@ def single_runs(single_train):
     """Single-agent runs of the keys train_seeds gives seeds 0, 1, 2 of seed 0."""
     keys = jax.random.split(jax.random.key(0), NUM_SEEDS)
     return [single_train(keys[i], _as_f32(CONFIG.hparams)) for i in range(NUM_SEEDS)]
+
+
+@pytest.fixture(scope="module")
+def population():
+    """train_seeds: jit(vmap(train)) over NUM_SEEDS keys of seed 0."""
+    return ppo_jax.train_seeds(CONFIG, num_seeds=NUM_SEEDS, seed=0)
 
 
 def _agent(outs, i: int):
@@ -62,7 +69,8 @@ def test_run_n_then_m_equals_run_n_plus_m(single_runs):
     trainer = ppo_jax.make_trainer(CONFIG)
     hparams = _as_f32(CONFIG.hparams)
     init = jit_fast(trainer.init)
-    run = jit_fast(trainer.run, static_argnames="num_updates")
+    # the second chunk reuses the first one's compile
+    run = jit_fast(chex.assert_max_traces(trainer.run, n=1), static_argnames="num_updates")
     state = init(jax.random.split(jax.random.key(0), NUM_SEEDS)[0], hparams)
     state, first = run(state, hparams, num_updates=NUM_UPDATES // 2)
     state, second = run(state, hparams, num_updates=NUM_UPDATES // 2)
@@ -84,28 +92,20 @@ def test_run_n_then_m_equals_run_n_plus_m(single_runs):
 # populations and keys
 # ---------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def traced_population():
-    """jit(vmap(train)) over seeds, with a trace counter: it may be traced once."""
-    train = chex.assert_max_traces(ppo_jax.make_train(CONFIG), n=1)
-    return jit_fast(jax.vmap(train, in_axes=(0, None)))
-
-
-def test_vmapped_seed_i_equals_single_run_of_seed_i(traced_population, single_runs):
-    keys = jax.random.split(jax.random.key(0), NUM_SEEDS)
-    outs = traced_population(keys, _as_f32(CONFIG.hparams))
+def test_vmapped_seed_i_equals_single_run_of_seed_i(population, single_runs):
+    # train_seeds gives seed i the key jax.random.split(jax.random.key(seed), num_seeds)[i]
     for i in range(NUM_SEEDS):
-        assert_outputs_close(_agent(outs, i), single_runs[i])
+        assert_outputs_close(_agent(population, i), single_runs[i])
 
 
-def test_population_compiles_once_for_any_hparams_values(traced_population):
-    keys = jax.random.split(jax.random.key(1), NUM_SEEDS)
-    first = traced_population(keys, _as_f32(CONFIG.hparams))
-    # other values of every kind of hyperparameter: no retrace (assert_max_traces
-    # would raise), and the values are really used
-    second = traced_population(keys, _as_f32(OTHER_HPARAMS))
-    assert not np.allclose(first.metrics["learning_rate"], second.metrics["learning_rate"])
-    assert not np.allclose(first.metrics["policy_loss"], second.metrics["policy_loss"])
+def test_other_hparams_values_reuse_the_compile(single_train, single_runs):
+    key = jax.random.split(jax.random.key(0), NUM_SEEDS)[0]
+    # assert_max_traces(n=1) raises if this call traces train again
+    other = single_train(key, _as_f32(OTHER_HPARAMS))
+    base = single_runs[0]
+    # ... and the values are really used
+    assert not np.allclose(other.metrics["learning_rate"], base.metrics["learning_rate"])
+    assert not np.allclose(other.metrics["policy_loss"], base.metrics["policy_loss"])
 
 
 @pytest.fixture
@@ -122,11 +122,7 @@ def backend_compiles():
     jax.monitoring.unregister_event_duration_listener(listener)
 
 
-def test_train_seeds_key_convention_and_no_recompile(single_runs, backend_compiles):
-    outs = ppo_jax.train_seeds(CONFIG, num_seeds=NUM_SEEDS, seed=0)
-    for i in range(NUM_SEEDS):
-        # seed i gets jax.random.split(jax.random.key(seed), num_seeds)[i]
-        assert_outputs_close(_agent(outs, i), single_runs[i])
+def test_train_seeds_does_not_recompile(population, backend_compiles):
     # the listener does see compilations (so an empty list below means something)
     jax.block_until_ready(jax.jit(lambda x: x * 3.0 + 1.0)(jnp.arange(3.0)))
     assert backend_compiles
@@ -135,18 +131,14 @@ def test_train_seeds_key_convention_and_no_recompile(single_runs, backend_compil
     again = ppo_jax.train_seeds(CONFIG, num_seeds=NUM_SEEDS, seed=5, hparams=OTHER_HPARAMS)
     jax.block_until_ready(again)
     assert backend_compiles == [], "train_seeds recompiled for new hparams values / seed"
-    assert not np.allclose(outs.metrics["policy_loss"], again.metrics["policy_loss"])
+    assert not np.allclose(population.metrics["policy_loss"], again.metrics["policy_loss"])
 
 
 def test_same_key_same_output_other_key_other_output(single_train, single_runs):
-    hparams = _as_f32(CONFIG.hparams)
     key = jax.random.split(jax.random.key(0), NUM_SEEDS)[0]
-    again = single_train(key, hparams)
+    again = single_train(key, _as_f32(CONFIG.hparams))
     chex.assert_trees_all_equal(again.metrics, single_runs[0].metrics)
     chex.assert_trees_all_equal(again.state.params, single_runs[0].state.params)
-    # a fresh make_train / jit of the same config gives the same result too
-    fresh = jit_fast(ppo_jax.make_train(CONFIG))(key, hparams)
-    assert_outputs_close(fresh, single_runs[0], rtol=0, atol=0)
     other = single_runs[1]
     assert not np.allclose(other.metrics["policy_loss"], single_runs[0].metrics["policy_loss"])
 

@@ -25,6 +25,39 @@ _ACTIVATIONS = {
 }
 
 
+def _orthonormal_columns(a: jax.Array) -> jax.Array:
+    """Q of the QR decomposition of a [m, n] (m >= n) with diag(R) > 0.
+
+    Classical Gram-Schmidt, each column orthogonalized twice ("twice is
+    enough"), in plain jnp ops. LAPACK's batched QR (what `jnp.linalg.qr`
+    becomes under `jax.vmap` over seeds) can deadlock jaxlib's CPU thread pool
+    for large populations; this never calls LAPACK.
+    """
+
+    def add_column(j, q):
+        v = jax.lax.dynamic_index_in_dim(a, j, axis=1, keepdims=False)
+        for _ in range(2):  # unfilled columns of q are 0 and project nothing
+            v = v - q @ (q.T @ v)
+        return jax.lax.dynamic_update_index_in_dim(q, v / jnp.linalg.norm(v), j, axis=1)
+
+    return jax.lax.fori_loop(0, a.shape[1], add_column, jnp.zeros_like(a))
+
+
+def orthogonal(scale: float = 1.0):
+    """Orthogonal initializer for Dense kernels [in, out], distributed as
+    `flax.linen.initializers.orthogonal(scale)` (Haar; Saxe et al., 2014)."""
+
+    def init(key, shape, dtype=jnp.float32):
+        n_rows, n_cols = shape[0], int(np.prod(shape[1:]))
+        tall = (max(n_rows, n_cols), min(n_rows, n_cols))
+        q = _orthonormal_columns(jax.random.normal(key, tall, jnp.float32))
+        if n_rows < n_cols:
+            q = q.T
+        return (scale * q).reshape(shape).astype(dtype)
+
+    return init
+
+
 class MLP(nn.Module):
     """Dense layers with orthogonal init (gain sqrt 2 hidden, `out_scale` last)."""
 
@@ -37,10 +70,10 @@ class MLP(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         act = _ACTIVATIONS[self.activation]
         for width in self.hidden_sizes:
-            x = nn.Dense(width, kernel_init=nn.initializers.orthogonal(np.sqrt(2.0)),
+            x = nn.Dense(width, kernel_init=orthogonal(np.sqrt(2.0)),
                          bias_init=nn.initializers.zeros)(x)
             x = act(x)
-        return nn.Dense(self.out_dim, kernel_init=nn.initializers.orthogonal(self.out_scale),
+        return nn.Dense(self.out_dim, kernel_init=orthogonal(self.out_scale),
                         bias_init=nn.initializers.zeros)(x)
 
 

@@ -15,10 +15,12 @@ per update with the population's totals, already reduced across devices.
     train = ppo_jax.make_train(config, progress=my_hook)     # any callable
     train = ppo_jax.make_train(config)                       # off: no callback compiled
 
-A hook is any callable taking a `ProgressReport`. `ProgressBar` is the one
-the library provides: one tqdm bar (text in a terminal, a widget in a
-notebook where ipywidgets is installed) with updates done of total, env steps
-per second over the whole population, and the population's mean return.
+A hook is any callable taking a `ProgressReport`; an `every` attribute (an
+int, or None for about 200 reports per run; default 1) thins the reports,
+with the last update always reported. `ProgressBar` is the hook the library
+provides: one tqdm bar (text in a terminal, a widget in a notebook where
+ipywidgets is installed) with updates done of total, env steps per second
+over the whole population, and the population's mean return.
 """
 
 from __future__ import annotations
@@ -125,18 +127,42 @@ def _deliver(hook: ProgressHook, total_updates: int, summary) -> None:
                 pass
 
 
-def make_emitter(hook: ProgressHook, total_updates: int) -> Callable:
-    """emit(summary [SUMMARY_SIZE]) -> dummy scalar: one host call per update at any vmap depth.
+AUTO_REPORTS = 200  # `every=None`: about this many reports per run
 
-    Unbatched, it is a plain `jax.debug.callback`. Under `jax.vmap` its rule
-    reduces the mapped axis and calls itself again with the reduced summary,
-    so nested vmaps reduce level by level and the callback stays single.
+
+def report_every(hook: ProgressHook, total_updates: int) -> int:
+    """Updates between two reports: the hook's `every` attribute (default 1; None: auto)."""
+    every = getattr(hook, "every", 1)
+    if every is None:
+        return max(1, math.ceil(total_updates / AUTO_REPORTS))
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"progress hook {hook!r}: every must be a positive int or None, got {every!r}")
+    return every
+
+
+def make_emitter(hook: ProgressHook, total_updates: int) -> Callable:
+    """emit(summary [SUMMARY_SIZE]) -> dummy scalar: one host call per reported update.
+
+    Unbatched, it is a `jax.debug.callback` under a `lax.cond` that lets every
+    `report_every(hook, total)`-th update (and the last) through. Under
+    `jax.vmap` its rule reduces the mapped axis and calls itself again with the
+    reduced summary, so nested vmaps reduce level by level, the callback stays
+    single, and the cond's predicate (the update count) is never batched.
     """
     callback = functools.partial(_deliver, hook, total_updates)
+    every = report_every(hook, total_updates)
+
+    def call(summary):
+        jax.debug.callback(callback, summary)
 
     @custom_vmap
     def emit(summary):
-        jax.debug.callback(callback, summary)
+        if every == 1:
+            call(summary)
+        else:
+            update = summary[0]
+            due = (jnp.mod(update, every) == 0) | (update >= total_updates)
+            jax.lax.cond(due, call, lambda _: None, summary)
         return jnp.zeros((), jnp.int32)
 
     @emit.def_vmap
@@ -217,16 +243,21 @@ class ProgressBar:
 
     Args:
       desc: label in front of the bar.
+      every: updates between two reports; None (default): about 200 reports
+        per run (each report is a device-to-host callback, which on an
+        accelerator briefly stalls the program).
       backend: "auto" (notebook widget in Jupyter if possible, else text),
         "text" or "notebook".
       file: stream for the text bar (default stderr).
       **tqdm_kwargs: passed to tqdm (e.g. `leave=False`, `mininterval=1.0`).
     """
 
-    def __init__(self, desc: str = "training", backend: str = "auto", file=None, **tqdm_kwargs):
+    def __init__(self, desc: str = "training", every: int | None = None, backend: str = "auto",
+                 file=None, **tqdm_kwargs):
         if backend not in ("auto", "text", "notebook"):
             raise ValueError(f"ProgressBar backend must be auto, text or notebook, got {backend!r}")
         self.desc = desc
+        self.every = every
         self.backend = backend
         self.file = file
         self.tqdm_kwargs = {"mininterval": 0.25, "dynamic_ncols": True, **tqdm_kwargs}
@@ -285,7 +316,8 @@ class ProgressBar:
 class RecordingHook:
     """A hook that keeps every report (tests, custom logging): `hook.reports`."""
 
-    def __init__(self):
+    def __init__(self, every: int = 1):
+        self.every = every
         self.reports: list[ProgressReport] = []
 
     def __call__(self, report: ProgressReport) -> None:

@@ -219,10 +219,10 @@ def cached_run_env(env_id: str, args) -> dict:
     return out
 
 
-def summarize(results: dict, random_returns: dict, reference: dict) -> dict:
-    """Normalized scores per setting (mean over envs and seeds) and their spread over seeds."""
-    envs = list(results)
-    normalized = normalize_scores({e: results[e]["scores"] for e in envs}, random_returns)
+def summarize(results: dict, random_returns: dict, reference: dict, envs=None) -> dict:
+    """Normalized scores per setting (mean over `envs` and seeds) and their spread over seeds."""
+    envs = list(results) if envs is None else list(envs)
+    normalized = normalize_scores({e: results[e]["scores"] for e in results}, random_returns)
     stacked = np.stack([normalized[e] for e in envs])  # [envs, settings, seeds]
     per_seed = np.nanmean(stacked, axis=0)  # [settings, seeds]: averaged over envs
     num_seeds = per_seed.shape[1]
@@ -236,8 +236,8 @@ def summarize(results: dict, random_returns: dict, reference: dict) -> dict:
             "score": mean,
             "sem": sem,
             "paper": reference.get(name, float("nan")),
-            "per_env": {e: float(np.nanmean(normalized[e][i])) for e in envs},
-            "raw": {e: float(np.nanmean(results[e]["scores"][i])) for e in envs},
+            "per_env": {e: float(np.nanmean(normalized[e][i])) for e in results},
+            "raw": {e: float(np.nanmean(results[e]["scores"][i])) for e in results},
         })
     ours = np.array([r["score"] for r in rows])
     paper = np.array([r["paper"] for r in rows])
@@ -248,27 +248,35 @@ def summarize(results: dict, random_returns: dict, reference: dict) -> dict:
     ok = np.isfinite(ours) & np.isfinite(paper)
     spearman = float(np.corrcoef(np.argsort(np.argsort(-ours[ok])),
                                  np.argsort(np.argsort(-paper[ok])))[0, 1]) if ok.sum() > 2 else float("nan")
-    return {"rows": rows, "normalized": normalized, "spearman": spearman}
+    return {"rows": rows, "normalized": normalized, "spearman": spearman, "envs": envs}
 
 
 # ------------------------------------------------------------ writing ---
 
 
-def markdown(summary: dict, results: dict, random_returns: dict, args, seconds: float) -> str:
+def markdown(summary: dict, results: dict, random_returns: dict, args, seconds: float,
+             all_envs: dict | None = None) -> str:
+    """The table; `all_envs` (a summary over every env) adds a column when `summary` averages fewer."""
     envs = list(results)
+    left_out = [e for e in envs if e not in summary["envs"]]
     lines = [
         f"Budget: {args.budget:,} env steps per run, {args.seeds} seeds, envs {', '.join(envs)}; "
         f"score = mean return over the last {args.last_episodes} episodes of training; "
-        f"normalized per env (uniform random actions = 0, best setting = 1), averaged over envs "
-        f"and seeds. Paper: 7 MuJoCo envs, 1M steps, 3 seeds. Wall-clock {seconds / 60:.1f} min.",
+        f"normalized per env (uniform random actions = 0, best setting = 1), averaged over "
+        f"{'envs' if not left_out else ', '.join(summary['envs'])} and seeds. "
+        f"Paper: 7 MuJoCo envs, 1M steps, 3 seeds. Training wall-clock {seconds / 60:.1f} min.",
         "",
-        "| setting | ours | ± s.e. (seeds) | rank | paper | paper rank |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for r in summary["rows"]:
-        lines.append(f"| {r['setting']} | {r['score']:.2f} | {r['sem']:.2f} | {r['rank']} | "
+    extra = all_envs is not None and bool(left_out)
+    head = "| setting | ours | ± s.e. (seeds) | rank |" + (" ours, all envs |" if extra else "")
+    lines += [head + " paper | paper rank |",
+              "| --- | ---: | ---: | ---: |" + (" ---: |" if extra else "") + " ---: | ---: |"]
+    for i, r in enumerate(summary["rows"]):
+        cell = f" {all_envs['rows'][i]['score']:.2f} |" if extra else ""
+        lines.append(f"| {r['setting']} | {r['score']:.2f} | {r['sem']:.2f} | {r['rank']} |{cell} "
                      f"{r['paper']:.2f} | {r['paper_rank']} |")
-    lines += ["", f"Spearman rank correlation with the paper: {summary['spearman']:.2f}.", "",
+    lines += ["", f"Spearman rank correlation with the paper: {summary['spearman']:.2f}"
+              + (f" (all envs: {all_envs['spearman']:.2f})" if extra else "") + ".", "",
               "Per env, normalized (raw mean score over seeds in brackets):", "",
               "| setting | " + " | ".join(envs) + " |",
               "| --- | " + " | ".join("---:" for _ in envs) + " |"]
@@ -372,6 +380,9 @@ def parse_args(argv=None):
     p.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE,
                    help="the paper's Table 1 as CSV (setting,normalized_score)")
     p.add_argument("--out", type=Path, default=REPO_ROOT / "scripts" / "results")
+    p.add_argument("--average-envs", nargs="+", default=None,
+                   help="envs whose normalized scores the main column averages (default: all); "
+                        "the others still get their per-env column")
     p.add_argument("--resume", action="store_true",
                    help="reuse envs already run with the same settings (--out/raw/ENV.npz)")
     return p.parse_args(argv)
@@ -384,7 +395,6 @@ def main(argv=None) -> dict:
         print(f"warning: no reference table at {args.reference}; the paper column is empty",
               file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
-    start = time.time()
     results, random_returns = {}, {}
     for env in args.envs:
         random_returns[env] = random_policy_return(env, args.random_episodes, args.seed)
@@ -393,9 +403,11 @@ def main(argv=None) -> dict:
         print(f"{env}: {results[env]['seconds']:.0f}s, {results[env]['num_compiles']} compiles, "
               f"random {random_returns[env]:.1f}, scores "
               + ", ".join(f"{s:.1f}" for s in scores), flush=True)
-    seconds = time.time() - start
-    summary = summarize(results, random_returns, reference)
-    table = markdown(summary, results, random_returns, args, seconds)
+    seconds = sum(res["seconds"] for res in results.values())  # training, saved runs included
+    all_envs = summarize(results, random_returns, reference)
+    average = [e for e in args.envs if e in (args.average_envs or args.envs)]
+    summary = summarize(results, random_returns, reference, average) if average != list(results) else all_envs
+    table = markdown(summary, results, random_returns, args, seconds, all_envs)
     (args.out / "ablation.md").write_text(table)
     (args.out / "ablation.json").write_text(
         json.dumps(to_json(summary, results, random_returns, args, seconds), indent=1))

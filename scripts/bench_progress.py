@@ -15,12 +15,14 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import statistics
 import time
 
 import jax
 
 import ppo_jax
+from ppo_jax.progress import report_every
 from ppo_jax.train import seed_keys
 
 
@@ -31,12 +33,15 @@ def main(argv=None) -> dict:
     parser.add_argument("--total-timesteps", type=int, default=None,
                         help="default: the env preset's (CartPole: 500000)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--every", type=int, default=None,
+                        help="updates between reports (default: the ProgressBar default, ~200 per run)")
     parser.add_argument("--show-bar", action="store_true", help="draw the bar on stderr (default: "
                         "drawn into a buffer: the full cost of formatting, none of the terminal's)")
     args = parser.parse_args(argv)
     overrides = {} if args.total_timesteps is None else {"total_timesteps": args.total_timesteps}
     config = ppo_jax.preset(args.env, **overrides)
-    bar = ppo_jax.ProgressBar(backend="text", **({} if args.show_bar else {"file": io.StringIO()}))
+    bar = ppo_jax.ProgressBar(backend="text", every=args.every,
+                              **({} if args.show_bar else {"file": io.StringIO()}))
     programs = {
         "off": jax.jit(jax.vmap(ppo_jax.make_train(config), in_axes=(0, None))),
         "on": jax.jit(jax.vmap(ppo_jax.make_train(config, progress=bar), in_axes=(0, None))),
@@ -63,7 +68,8 @@ def main(argv=None) -> dict:
         "total_timesteps": config.total_timesteps, "device": str(jax.devices()[0]),
         "off_s": times["off"], "on_s": times["on"], "median_off_s": off, "median_on_s": on,
         "ratio_on_off": on / off, "cpu_off_s": cpu["off"], "cpu_on_s": cpu["on"],
-        "cpu_ratio_on_off": cpu_on / cpu_off, "callbacks_per_run": config.num_updates,
+        "cpu_ratio_on_off": cpu_on / cpu_off,
+        "callbacks_per_run": math.ceil(config.num_updates / report_every(bar, config.num_updates)),
     }
     print(json.dumps(result, indent=2))
     print(f"progress bar overhead: {100 * (on / off - 1):+.2f}% ({on:.2f}s vs {off:.2f}s, median of "

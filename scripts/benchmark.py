@@ -385,6 +385,7 @@ def summarize_repeats(spec: Spec, raw: dict) -> dict:
         "run_cpu_s": med("run_cpu_s"),
         "steps_per_s": spec.population * steps / run_s,
         "steps_per_s_per_agent": steps / run_s,
+        "steps_per_cpu_s": spec.population * steps / med("run_cpu_s"),
         "final_return": med("final_return"),
         "peak_rss_mib": max(all_peaks + [process_peak_rss_mib()]),
         "run_peak_rss_mib": max(run_peaks) if run_peaks else None,
@@ -426,6 +427,11 @@ def run_worker(spec: Spec, in_process: bool, sb3_threads: int = 1, timeout: floa
 # ---------------------------------------------------------------- summary, table, plot
 
 
+def steps_per_cpu_s(result: dict) -> float:
+    """Env steps per second of process CPU time: less sensitive than wall time to a busy machine."""
+    return result["population"] * result["steps_per_agent"] / result["run_cpu_s"]
+
+
 def env_summary(env_id: str, results: list[dict], sb3_skipped: str | None) -> dict:
     """Ours / SB3 throughput per population, and vmapped / single-seed throughput."""
     ours = {r["population"]: r for r in results if r["library"] == "ppo_jax" and r["env"] == env_id}
@@ -443,33 +449,36 @@ def env_summary(env_id: str, results: list[dict], sb3_skipped: str | None) -> di
         summary["sb3_run_s_full_budget"] = sb3["run_s_full_budget"]
         summary["ours_over_sb3"] = {
             str(p): r["steps_per_s"] / sb3["steps_per_s"] for p, r in sorted(ours.items())}
+        summary["ours_over_sb3_per_cpu_s"] = {
+            str(p): steps_per_cpu_s(r) / steps_per_cpu_s(sb3) for p, r in sorted(ours.items())}
     return summary
 
 
 def markdown_table(results: list[dict], summaries: list[dict]) -> str:
     """One row per measurement: medians, throughput, ratios, memory."""
-    sb3_rate = {s["env"]: s.get("sb3_steps_per_s") for s in summaries}
+    sb3 = {r["env"]: r for r in results if r["record"] == "result" and r["library"] == "sb3"}
     base_rate = {s["env"]: s["steps_per_s"].get("1") for s in summaries}
     rows = ["| env | library | agents | compile s | run s | run CPU s | env steps/s (all) | per agent "
-            "| vs 1 seed | vs SB3 | peak RSS MiB (training) | final return |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "| vs 1 seed | vs SB3 | vs SB3 per CPU s | peak RSS MiB (training) | final return |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         if r["record"] != "result":
             why = (f"timed out ({r['timed_out_after_s']:g} s)" if r.get("timed_out_after_s")
                    else f"failed (rc {r.get('returncode')})")
-            rows.append(f"| {r['env']} | {r['library']} | {r['population']} | {why} | | | | | | | | |")
+            rows.append(f"| {r['env']} | {r['library']} | {r['population']} | {why} | | | | | | | | | |")
             continue
         ours = r["library"] == "ppo_jax"
-        base, sb3 = base_rate.get(r["env"]), sb3_rate.get(r["env"])
+        base, theirs = base_rate.get(r["env"]), sb3.get(r["env"])
         scale = r["full_budget"] / r["steps_per_agent"] if r.get("extrapolated") else 1.0
         star = "*" if r.get("extrapolated") else ""
         vs_base = f"{r['steps_per_s'] / base:.2f}x" if ours and base else ""
-        vs_sb3 = f"{r['steps_per_s'] / sb3:.1f}x" if sb3 else ""
+        vs_sb3 = f"{r['steps_per_s'] / theirs['steps_per_s']:.1f}x" if theirs else ""
+        vs_sb3_cpu = f"{steps_per_cpu_s(r) / steps_per_cpu_s(theirs):.1f}x" if theirs else ""
         rows.append(
             f"| {r['env']} | {'ppo_jax' if ours else 'SB3 (torch CPU)'} | {r['population']} "
             f"| {r['compile_s']:.2f} | {r['run_s'] * scale:.1f}{star} | {r['run_cpu_s'] * scale:.1f}{star} "
             f"| {r['steps_per_s']:,.0f} | {r['steps_per_s_per_agent']:,.0f} "
-            f"| {vs_base} | {vs_sb3} "
+            f"| {vs_base} | {vs_sb3} | {vs_sb3_cpu} "
             f"| {r.get('run_peak_rss_mib') or r['peak_rss_mib']:,.0f} | {r['final_return']:.1f} |")
     return "\n".join(rows)
 
@@ -492,7 +501,8 @@ def plot_results(results: list[dict], machine: dict, path: Path) -> None:
             line, = ax.plot([r["population"] for r in ours], [r[key] for r in ours], "o-",
                             label=f"ppo_jax {env_id}")
             for r in ours:
-                note = f"{r[key]:,.0f}" + (f"\n{r[key] / sb3[key]:.0f}x SB3" if sb3 else "")
+                ratio = r[key] / sb3[key] if sb3 else None
+                note = f"{r[key]:,.0f}" + (f"\n{ratio:.{0 if ratio >= 10 else 1}f}x SB3" if sb3 else "")
                 ax.annotate(note, (r["population"], r[key]), textcoords="offset points",
                             xytext=(0, 6), ha="center", fontsize=7)
             if sb3 is not None:

@@ -24,7 +24,6 @@ import os
 import sys
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 import ppo_jax
@@ -199,7 +198,8 @@ def main(argv: list[str] | None = None) -> dict:
                          f"{state.update_step.shape}")
     agents = list(range(num_agents)) if args.agent is None else [args.agent]
     if any(not 0 <= a < num_agents for a in agents):
-        raise SystemExit(f"error: --agent {args.agent} out of range: the checkpoint holds {num_agents} agents")
+        raise SystemExit(
+            f"error: --agent {args.agent} out of range: the checkpoint holds {num_agents} agents")
     chosen = jax.tree.map(lambda x: x[np.asarray(agents)], state)
     eval_key, gif_key = jax.random.split(jax.random.key(args.seed))
     returns = evaluate_population(config, chosen, eval_key, args.episodes)

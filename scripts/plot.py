@@ -40,7 +40,8 @@ def load_run(run_dir: str) -> tuple[dict, dict[str, np.ndarray]]:
     """(config dict, metrics: name -> float [num_seeds, num_updates]) of an output folder."""
     metrics_path = os.path.join(run_dir, "metrics.npz")
     if not os.path.exists(metrics_path):
-        raise FileNotFoundError(f"{run_dir!r} has no metrics.npz: is it an output folder of scripts/train.py?")
+        raise FileNotFoundError(
+            f"{run_dir!r} has no metrics.npz: is it an output folder of scripts/train.py?")
     with np.load(metrics_path) as data:
         metrics = {k: np.asarray(data[k]) for k in data.files}
     config_path = os.path.join(run_dir, "config.json")

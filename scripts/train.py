@@ -271,7 +271,9 @@ def train(args, argv: list[str] | None = None) -> str:
     if state is None:
         state = init(seed_keys(seed, num_seeds), hparams)
     done = int(np.max(np.asarray(state.update_step)))
-    target = config.num_updates if args.max_updates is None else min(config.num_updates, done + args.max_updates)
+    target = config.num_updates
+    if args.max_updates is not None:
+        target = min(target, done + args.max_updates)
     chunk = args.checkpoint_every if args.checkpoint_every > 0 else config.num_updates
     start = time.perf_counter()
     run_info = lambda: {

@@ -207,13 +207,3 @@ def test_dict_round_trip():
     config = preset("Pendulum-v1", hidden_sizes=(32, 16), ent_coef=0.02)
     assert PPOConfig.from_dict(config.to_dict()) == config
 
-
-def test_mnist_bandit_is_excluded_from_available_envs():
-    import gymnax
-
-    envs = ppo_jax.available_envs()
-    assert "MNISTBandit-bsuite" in gymnax.registered_envs
-    assert "MNISTBandit-bsuite" not in envs
-    assert set(envs) == set(gymnax.registered_envs) - {"MNISTBandit-bsuite"}
-    with pytest.raises(ValueError, match="MNISTBandit-bsuite"):
-        PPOConfig(env="MNISTBandit-bsuite")

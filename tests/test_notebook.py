@@ -29,7 +29,9 @@ def test_quickstart_notebook_executes(tmp_path, monkeypatch):
     client.execute()  # raises CellExecutionError naming the failing cell
 
     outputs = "\n".join(
-        out.get("text", "") for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+        out.get("text", "")
+        for cell in nb.cells if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
     )
     assert "identical evaluation after load: True" in outputs
     assert "CheckpointError" in outputs

@@ -73,7 +73,7 @@ def minibatch_step(
     flat_grads, unravel = ravel_pytree(grads)
     flat_updates, opt_state = make_optimizer(hp.max_grad_norm).update(flat_grads, carry.opt_state)
     updates = unravel(flat_updates)
-    metrics["grad_norm"] = optax.global_norm(flat_grads)
+    metrics["grad_norm"] = jnp.sqrt(jnp.sum(flat_grads**2))
     params = jax.tree.map(lambda p, u: p - settings.learning_rate * u, carry.params, updates)
 
     skip = jnp.asarray(False)

@@ -215,6 +215,7 @@ def test_wrong_env_instance_names_the_arrays(saved):
         ppo_jax.load(saved, env=env, env_params=env_params)
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # orbax's
 def test_corrupt_checkpoint_raises_clear_error(population, tmp_path):
     path = tmp_path / "ckpt"
     ppo_jax.save(path, CONFIG, population)
@@ -226,6 +227,7 @@ def test_corrupt_checkpoint_raises_clear_error(population, tmp_path):
         ppo_jax.load(path)
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # orbax's
 def test_corrupt_metadata_raises_clear_error(population, tmp_path):
     path = tmp_path / "ckpt"
     ppo_jax.save(path, CONFIG, population)

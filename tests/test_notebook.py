@@ -21,7 +21,7 @@ BUDGET = "1024"
 
 def test_quickstart_notebook_executes(tmp_path, monkeypatch):
     monkeypatch.setenv("PPO_JAX_NOTEBOOK_BUDGET", BUDGET)
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend draws the figures
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = nbclient.NotebookClient(
         nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
@@ -36,3 +36,6 @@ def test_quickstart_notebook_executes(tmp_path, monkeypatch):
     assert "identical evaluation after load: True" in outputs
     assert "CheckpointError" in outputs
     assert "compiles:" in outputs  # the sweep cell ran
+    figures = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+               if out.get("output_type") == "display_data" and "image/png" in out.get("data", {})]
+    assert len(figures) == 2  # learning curves, sweep curves

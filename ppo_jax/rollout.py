@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
 from ppo_jax.envs import GymnaxAdapter, LogState
-from ppo_jax.networks import ActorCritic, make_distribution
+from ppo_jax.networks import ActorCritic, draw_policy_noise, make_distribution, sample_from_noise
 from ppo_jax.normalize import (
     RewardScaler,
     RunningMeanStd,
@@ -46,9 +47,44 @@ class RolloutCarry:
     episodes: EpisodeTally
 
 
+@struct.dataclass
+class RolloutNoise:
+    """All of one rollout's randomness, drawn before the scan. Leaves [T, B, ...].
+
+    policy: `draw_policy_noise` noise [T, B, action_dim].
+    env_keys: keys [T, B] for the env steps.
+    resets: (flat obs [T, B, obs_dim], env state) of fresh episodes, one per
+      step, taken on episode end; None where the env draws its own resets
+      (`GymnaxAdapter.presamples_resets` is False).
+    """
+
+    policy: jax.Array
+    env_keys: jax.Array
+    resets: Any = None
+
+
+def draw_rollout_noise(key: jax.Array, adapter: GymnaxAdapter, num_steps: int, num_envs: int) -> RolloutNoise:
+    """Everything random in a rollout of [num_steps, num_envs], in a few batched calls."""
+    policy_key, env_key, reset_key = jax.random.split(key, 3)
+    spec = adapter.spec
+    policy = draw_policy_noise(policy_key, (num_steps, num_envs, spec.action_dim), spec.discrete)
+    env_keys = _split_grid(env_key, num_steps, num_envs)
+    resets = None
+    if adapter.presamples_resets:
+        reset_keys = _split_grid(reset_key, num_steps, num_envs)
+        resets = jax.vmap(jax.vmap(adapter.draw_reset))(reset_keys)
+    return RolloutNoise(policy, env_keys, resets)
+
+
+def _split_grid(key: jax.Array, rows: int, cols: int) -> jax.Array:
+    keys = jax.random.split(key, rows * cols)
+    # keys.shape[1:] is () for typed keys and (2,) for legacy uint32 PRNGKeys.
+    return keys.reshape((rows, cols) + keys.shape[1:])
+
+
 def rollout_step(
     carry: RolloutCarry,
-    step_keys: jax.Array,
+    noise: RolloutNoise,
     *,
     adapter: GymnaxAdapter,
     network: ActorCritic,
@@ -59,7 +95,7 @@ def rollout_step(
 ) -> tuple[RolloutCarry, Transition]:
     """Acts in all B envs once; returns the new carry and one Transition [B, ...].
 
-    step_keys: [B + 1] keys, the first for the policy, the others for the envs.
+    noise: this step's slice of a `RolloutNoise` (leaves [B, ...]).
     """
     obs_stats = carry.obs_stats
     obs = carry.obs
@@ -68,8 +104,12 @@ def rollout_step(
         obs = normalize(obs_stats, obs)
 
     dist_params, value = network.apply(params, obs)
-    action, log_prob = make_distribution(dist_params).sample_and_log_prob(seed=step_keys[0])
-    step = jax.vmap(adapter.step)(step_keys[1:], carry.env_state, action)
+    action = sample_from_noise(dist_params, noise.policy)
+    log_prob = make_distribution(dist_params).log_prob(action)
+    if noise.resets is None:
+        step = jax.vmap(adapter.step)(noise.env_keys, carry.env_state, action)
+    else:
+        step = jax.vmap(adapter.step_with_reset)(noise.env_keys, carry.env_state, action, noise.resets)
     done = step.terminated | step.truncated
 
     reward, scaler = step.reward, carry.reward_scaler
@@ -112,7 +152,7 @@ def collect_rollout(
 ) -> tuple[RolloutCarry, Transition]:
     """Runs `num_steps` steps; the Transition's leaves are [T, B, ...].
 
-    All the rollout's keys are drawn in one split up front: [T, B + 1].
+    All the rollout's randomness is drawn up front (`draw_rollout_noise`).
     """
     body = functools.partial(
         rollout_step,
@@ -123,6 +163,5 @@ def collect_rollout(
         normalize_observations=normalize_observations,
         normalize_rewards=normalize_rewards,
     )
-    num_envs = carry.obs.shape[0]
-    keys = jax.random.split(key, num_steps * (num_envs + 1)).reshape(num_steps, num_envs + 1)
-    return jax.lax.scan(body, carry, keys)
+    noise = draw_rollout_noise(key, adapter, num_steps, carry.obs.shape[0])
+    return jax.lax.scan(body, carry, noise)

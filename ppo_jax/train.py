@@ -13,7 +13,7 @@ from ppo_jax.config import HParams, PPOConfig, validate_hparams
 from ppo_jax.envs import GymnaxAdapter, make_env
 from ppo_jax.gae import compute_gae
 from ppo_jax.loss import LossOptions
-from ppo_jax.networks import ActorCritic, make_distribution, make_network
+from ppo_jax.networks import ActorCritic, init_params, make_distribution, make_network
 from ppo_jax.normalize import init_reward_scaler, init_running_stats
 from ppo_jax.progress import resolve_progress, with_progress
 from ppo_jax.rollout import EpisodeTally, RolloutCarry, collect_rollout
@@ -45,7 +45,7 @@ def init_state(ctx: TrainContext, key: jax.Array, hparams: HParams) -> TrainStat
     """Fresh params, optimizer, normalizers and num_envs reset envs."""
     config = ctx.config
     key, net_key, env_key = jax.random.split(key, 3)
-    params = ctx.network.init(net_key, jnp.zeros((1, ctx.adapter.spec.obs_dim), jnp.float32))
+    params = init_params(ctx.network, net_key, ctx.adapter.spec.obs_dim)
     obs, env_state = jax.vmap(ctx.adapter.reset)(jax.random.split(env_key, config.num_envs))
     return TrainState(
         params=params,

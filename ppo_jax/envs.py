@@ -16,7 +16,6 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 from gymnax.environments import spaces
-from gymnax.environments.environment import Environment
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,57 +112,15 @@ class GymnaxAdapter:
         clipped = jnp.clip(action, self.spec.action_low, self.spec.action_high)
         return jnp.reshape(clipped, self._action_shape)
 
-    @property
-    def presamples_resets(self) -> bool:
-        """Whether `step_with_reset` may replace `step`: the env uses gymnax's own
-        `Environment.step` (step_env, time-limit check, auto-reset). An env or
-        wrapper that overrides `step` is always stepped through it."""
-        return type(self.env).step is Environment.step
-
     def reset(self, key: jax.Array) -> tuple[jax.Array, LogState]:
         obs, env_state = self.env.reset(key, self.env_params)
         zero = jnp.zeros((), jnp.float32)
         return self.flatten_obs(obs), LogState(env_state, zero, jnp.zeros((), jnp.int32))
 
-    def draw_reset(self, key: jax.Array) -> tuple[jax.Array, Any]:
-        """A fresh episode's (flat obs [obs_dim], raw env state), for `step_with_reset`."""
-        obs, env_state = self.env.reset_env(key, self.env_params)
-        return self.flatten_obs(obs), env_state
-
     def step(self, key: jax.Array, state: LogState, action: jax.Array) -> StepResult:
-        """One step through the env's own `step` (gymnax auto-resets on episode end)."""
         obs, env_state, reward, terminated, truncated, info = self.env.step(
             key, state.env_state, self.env_action(action), self.env_params
         )
-        return self._step_result(state, self.flatten_obs(obs), env_state,
-                                 self.flatten_obs(info["final_observation"]),
-                                 reward, terminated, truncated)
-
-    def step_with_reset(self, key: jax.Array, state: LogState, action: jax.Array,
-                        reset: tuple[jax.Array, Any]) -> StepResult:
-        """Same transition as `step`, with the auto-reset taken from `reset`
-        (a `draw_reset` result) instead of drawn here.
-
-        gymnax's `step` splits its key and draws a reset on every call; on CPU
-        each draw is a small threefry loop, several per step. Drawing all of a
-        rollout's resets in one batched call before the scan leaves the scan
-        body with none. Only valid where `presamples_resets`.
-        """
-        obs_step, env_state_step, reward, terminated, _ = self.env.step_env(
-            key, state.env_state, self.env_action(action), self.env_params
-        )
-        truncated = self.env.is_truncated(env_state_step, self.env_params)
-        done = jnp.logical_or(terminated, truncated)
-        reset_obs, reset_state = reset
-        env_state = jax.tree.map(lambda r, s: jax.lax.select(done, r, s), reset_state, env_state_step)
-        final_obs = self.flatten_obs(obs_step)
-        return self._step_result(state, jnp.where(done, reset_obs, final_obs), env_state,
-                                 final_obs, reward, terminated, truncated)
-
-    @staticmethod
-    def _step_result(state: LogState, obs, env_state, final_obs, reward, terminated,
-                     truncated) -> StepResult:
-        """StepResult from one transition; obs and final_obs already flat."""
         reward = jnp.asarray(reward, jnp.float32)
         terminated = jnp.asarray(terminated, bool)
         truncated = jnp.asarray(truncated, bool)
@@ -176,9 +133,9 @@ class GymnaxAdapter:
             jnp.where(done, 0, episode_length),
         )
         return StepResult(
-            obs=obs,
+            obs=self.flatten_obs(obs),
             state=new_state,
-            final_obs=final_obs,
+            final_obs=self.flatten_obs(info["final_observation"]),
             reward=reward,
             terminated=terminated,
             truncated=truncated,

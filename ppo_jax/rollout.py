@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -52,34 +51,24 @@ class RolloutNoise:
     """All of one rollout's randomness, drawn before the scan. Leaves [T, B, ...].
 
     policy: `draw_policy_noise` noise [T, B, action_dim].
-    env_keys: keys [T, B] for the env steps.
-    resets: (flat obs [T, B, obs_dim], env state) of fresh episodes, one per
-      step, taken on episode end; None where the env draws its own resets
-      (`GymnaxAdapter.presamples_resets` is False).
+    env_keys: keys [T, B] for the env steps (gymnax's step draws its auto-reset
+      from its key).
     """
 
     policy: jax.Array
     env_keys: jax.Array
-    resets: Any = None
 
 
 def draw_rollout_noise(key: jax.Array, adapter: GymnaxAdapter, num_steps: int, num_envs: int) -> RolloutNoise:
     """Everything random in a rollout of [num_steps, num_envs], in a few batched calls."""
-    policy_key, env_key, reset_key = jax.random.split(key, 3)
+    policy_key, env_key = jax.random.split(key)
     spec = adapter.spec
     policy = draw_policy_noise(policy_key, (num_steps, num_envs, spec.action_dim), spec.discrete)
-    env_keys = _split_grid(env_key, num_steps, num_envs)
-    resets = None
-    if adapter.presamples_resets:
-        reset_keys = _split_grid(reset_key, num_steps, num_envs)
-        resets = jax.vmap(jax.vmap(adapter.draw_reset))(reset_keys)
-    return RolloutNoise(policy, env_keys, resets)
-
-
-def _split_grid(key: jax.Array, rows: int, cols: int) -> jax.Array:
-    keys = jax.random.split(key, rows * cols)
-    # keys.shape[1:] is () for typed keys and (2,) for legacy uint32 PRNGKeys.
-    return keys.reshape((rows, cols) + keys.shape[1:])
+    # A flat split, reshaped: split(key, (T, B)) compiles several times slower.
+    env_keys = jax.random.split(env_key, num_steps * num_envs)
+    # env_keys.shape[1:] is () for typed keys and (2,) for legacy uint32 PRNGKeys.
+    env_keys = env_keys.reshape((num_steps, num_envs) + env_keys.shape[1:])
+    return RolloutNoise(policy, env_keys)
 
 
 def rollout_step(
@@ -106,10 +95,7 @@ def rollout_step(
     dist_params, value = network.apply(params, obs)
     action = sample_from_noise(dist_params, noise.policy)
     log_prob = make_distribution(dist_params).log_prob(action)
-    if noise.resets is None:
-        step = jax.vmap(adapter.step)(noise.env_keys, carry.env_state, action)
-    else:
-        step = jax.vmap(adapter.step_with_reset)(noise.env_keys, carry.env_state, action, noise.resets)
+    step = jax.vmap(adapter.step)(noise.env_keys, carry.env_state, action)
     done = step.terminated | step.truncated
 
     reward, scaler = step.reward, carry.reward_scaler

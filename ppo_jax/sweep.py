@@ -32,7 +32,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ppo_jax.config import HPARAM_FIELDS, STATIC_FIELDS, HParams, PPOConfig
-from ppo_jax.train import Trainer, make_trainer, seed_keys
+from ppo_jax.train import make_trainer, seed_keys
 
 POPULATION_AXIS = "population"
 FINAL_FRACTION = 0.1  # final return: mean over the last 10% of updates
@@ -176,11 +176,10 @@ def _population_program(config: PPOConfig, env, env_params, devices: tuple) -> C
     """
     trainer = make_trainer(config, env, env_params)
     run = functools.partial(trainer.run, num_updates=config.num_updates)
-    map_init = devices[0].platform == "cpu"
 
     def members(key_data: jax.Array, hparams: HParams) -> dict:
         """This device's members: leaves [P / num_devices, ...]."""
-        states = _init_members(trainer, jax.random.wrap_key_data(key_data), hparams, map_init)
+        states = jax.vmap(trainer.init)(jax.random.wrap_key_data(key_data), hparams)
         return jax.vmap(run)(states, hparams)[1]
 
     spec = PartitionSpec(POPULATION_AXIS)
@@ -195,19 +194,6 @@ def _population_program(config: PPOConfig, env, env_params, devices: tuple) -> C
         return sharded(key_data, hparams)
 
     return jax.jit(population)
-
-
-def _init_members(trainer: Trainer, keys: jax.Array, hparams: HParams, one_at_a_time: bool):
-    """trainer.init for every member: vmapped, or with `one_at_a_time` a lax.map.
-
-    CPU uses lax.map: jaxlib 0.10's batched LAPACK kernels (the QR of the
-    orthogonal init) split a large batch over the intra-op thread pool and
-    block on it, and two such kernels at once can take every pool thread and
-    deadlock (seen with 128 members on 2 cores). Init is cheap next to training.
-    """
-    if one_at_a_time:
-        return jax.lax.map(lambda args: trainer.init(*args), (keys, hparams))
-    return jax.vmap(trainer.init)(keys, hparams)
 
 
 def _population_sharding(devices: tuple) -> NamedSharding:

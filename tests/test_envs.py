@@ -68,3 +68,4 @@ def test_env_trains_two_updates(env_id, make_tiny_config, fast_jit):
     chex.assert_tree_all_finite(out.state.params)
     chex.assert_tree_all_finite(out.state.obs)
     assert int(out.state.update_step) == NUM_UPDATES
+

@@ -41,3 +41,76 @@ def test_population_init_of_128_agents_finishes():
         jax.random.split(jax.random.key(0), 128), config.hparams
     )
     assert states.update_step.shape == (128,)
+
+
+def _sign_fixed_qr(a: np.ndarray) -> np.ndarray:
+    q, r = np.linalg.qr(np.asarray(a, np.float64))
+    return q * np.sign(np.diag(r))
+
+
+def test_orthogonal_kernels_are_the_qr_of_one_shared_draw():
+    """Layer l's kernel is scale * Q of the tall corner of slice l of one normal draw."""
+    from ppo_jax.networks import orthogonal_kernels
+
+    shapes = [(4, 64), (64, 64), (64, 2), (400, 64), (64, 1)]
+    scales = [1.5, np.sqrt(2.0), 0.01, 1.0, 1.0]
+    key = jax.random.key(7)
+    got = jax.jit(lambda k: orthogonal_kernels(k, shapes, scales))(key)
+    draw = np.asarray(jax.random.normal(key, (len(shapes), 400, 64), jnp.float32))
+    for i, (shape, scale) in enumerate(zip(shapes, scales)):
+        rows, cols = max(shape), min(shape)
+        q = _sign_fixed_qr(draw[i, :rows, :cols])
+        expected = scale * (q.T if shape[0] < shape[1] else q)
+        assert got[i].shape == shape
+        np.testing.assert_allclose(np.asarray(got[i]), expected, atol=2e-5, err_msg=str(shape))
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
+def test_init_params_has_the_module_tree_and_gains(env_id):
+    """Same tree and shapes as `network.init`; kernels orthogonal with the
+    module's gains (sqrt 2 hidden, 0.01 policy head, 1 value head); zeros else."""
+    from ppo_jax.networks import init_params
+    from ppo_jax.train import make_context
+
+    ctx = make_context(ppo_jax.preset(env_id))
+    obs_dim = ctx.adapter.spec.obs_dim
+    got = init_params(ctx.network, jax.random.key(0), obs_dim)
+    ref = ctx.network.init(jax.random.key(0), jnp.zeros((1, obs_dim)))
+    assert jax.tree.structure(got) == jax.tree.structure(ref)
+    assert jax.tree.map(jnp.shape, got) == jax.tree.map(jnp.shape, ref)
+    gains = {"Dense_0": np.sqrt(2.0), "Dense_1": np.sqrt(2.0)}
+    for net, head_gain in (("actor", 0.01), ("critic", 1.0)):
+        for layer, params in got["params"][net].items():
+            kernel = np.asarray(params["kernel"], np.float64)
+            gain = gains.get(layer, head_gain)
+            gram = kernel.T @ kernel if kernel.shape[0] >= kernel.shape[1] else kernel @ kernel.T
+            np.testing.assert_allclose(gram, gain**2 * np.eye(min(kernel.shape)), atol=1e-5,
+                                       err_msg=f"{net}/{layer}")
+            np.testing.assert_array_equal(np.asarray(params["bias"]), 0.0)
+    # different seeds, different kernels
+    other = init_params(ctx.network, jax.random.key(1), obs_dim)
+    assert not np.allclose(other["params"]["actor"]["Dense_1"]["kernel"],
+                           got["params"]["actor"]["Dense_1"]["kernel"])
+
+
+def test_sample_from_noise_has_the_policy_distribution():
+    """Gumbel-max samples follow softmax(logits); normal noise gives mean + std * z."""
+    from ppo_jax.networks import draw_policy_noise, sample_from_noise
+
+    n = 200_000
+    logits = jnp.array([0.3, -1.2, 1.0, 0.0])
+    noise = draw_policy_noise(jax.random.key(0), (n, 4), discrete=True)
+    actions = np.asarray(sample_from_noise({"logits": jnp.broadcast_to(logits, (n, 4))}, noise))
+    freq = np.bincount(actions, minlength=4) / n
+    probs = np.exp(np.asarray(logits, np.float64))
+    probs /= probs.sum()
+    # 5 standard errors of a frequency
+    standard_error = np.sqrt(probs * (1 - probs) / n)
+    assert np.all(np.abs(freq - probs) < 5 * standard_error), (freq, probs)
+
+    mean, log_std = jnp.array([1.0, -2.0]), jnp.log(jnp.array([0.5, 3.0]))
+    noise = draw_policy_noise(jax.random.key(1), (n, 2), discrete=False)
+    samples = np.asarray(sample_from_noise(
+        {"mean": jnp.broadcast_to(mean, (n, 2)), "log_std": jnp.broadcast_to(log_std, (n, 2))}, noise))
+    assert np.all(np.abs(samples.mean(0) - [1.0, -2.0]) < 5 * np.array([0.5, 3.0]) / np.sqrt(n))
+    np.testing.assert_allclose(samples.std(0), [0.5, 3.0], rtol=0.01)

@@ -78,6 +78,8 @@ def orthogonal_kernels(key: jax.Array, shapes: Sequence[tuple], scales: Sequence
         row_mask[i, :rows] = 1.0
     gaussian = gaussian * row_mask  # padding rows are 0 and stay 0 in q
 
+    # The same loop as `_orthonormal_columns`, written batched: its jax.vmap
+    # (with padded columns masked) compiled 0.2 s slower in an A/B run.
     def add_column(j, q):
         v = jax.lax.dynamic_index_in_dim(gaussian, j, axis=2, keepdims=False)  # [L, R]
         for _ in range(2):

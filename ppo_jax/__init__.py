@@ -9,7 +9,9 @@ from ppo_jax.checkpoint import CheckpointError, checkpoint_info, load, save
 from ppo_jax.config import HParams, PPOConfig, available_envs, preset
 from ppo_jax.evaluate import evaluate, make_policy, make_value_fn
 from ppo_jax.progress import ProgressBar, ProgressReport
-from ppo_jax.sweep import SweepResult, random_search, sweep
+from ppo_jax.results import SweepResult
+from ppo_jax.search_space import random_search
+from ppo_jax.sweeps import sweep
 from ppo_jax.train import Trainer, make_train, make_trainer, train_seeds
 from ppo_jax.types import TrainOutput, TrainState
 

@@ -15,6 +15,8 @@ import gymnax
 import numpy as np
 from flax import struct
 
+from ppo_jax.validation import check_bool, check_positive_int, is_integer
+
 OBJECTIVES = ("clip", "none", "kl_penalty", "adaptive_kl")
 ACTIVATIONS = ("tanh", "relu", "gelu", "silu", "elu")
 
@@ -108,16 +110,6 @@ def available_envs() -> list[str]:
     return [e for e in gymnax.registered_envs if e not in _NEEDS_DOWNLOAD]
 
 
-def _check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"PPOConfig.{name} must be a positive integer, got {value!r}")
-
-
-def _check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"PPOConfig.{name} must be True or False, got {value!r}")
-
-
 @dataclasses.dataclass(frozen=True)
 class PPOConfig:
     """Static settings of a PPO run; validated on construction, never mutated.
@@ -167,13 +159,13 @@ class PPOConfig:
             )
         for name in ("total_timesteps", "num_envs", "num_steps", "num_minibatches",
                      "update_epochs"):
-            _check_positive_int(name, getattr(self, name))
+            check_positive_int(getattr(self, name), name, "PPOConfig")
         hidden = self.hidden_sizes
         if isinstance(hidden, list):
             object.__setattr__(self, "hidden_sizes", tuple(hidden))
             hidden = self.hidden_sizes
         if not isinstance(hidden, tuple) or not hidden or not all(
-            isinstance(h, (int, np.integer)) and not isinstance(h, bool) and h > 0 for h in hidden
+            is_integer(h) and h > 0 for h in hidden
         ):
             raise ValueError(
                 f"PPOConfig.hidden_sizes must be a non-empty tuple of positive ints, got {hidden!r}"
@@ -188,7 +180,7 @@ class PPOConfig:
             )
         for name in ("anneal_lr", "normalize_observations", "normalize_rewards",
                      "clip_value_loss", "dual_clip", "early_stop"):
-            _check_bool(name, getattr(self, name))
+            check_bool(getattr(self, name), name, "PPOConfig")
         if self.batch_size % self.num_minibatches:
             raise ValueError(
                 f"PPOConfig: the batch num_envs * num_steps = {self.num_envs} * {self.num_steps}"
@@ -287,7 +279,3 @@ def preset(env_id: str, **overrides) -> PPOConfig:
     static, hp = _PRESETS.get(env_id, ({}, {}))
     config = _apply_overrides(base, {**static, **hp})
     return _apply_overrides(config, overrides) if overrides else config
-
-
-def has_preset(env_id: str) -> bool:
-    return env_id in _PRESETS

@@ -20,13 +20,33 @@ from gymnax.environments import spaces
 
 @dataclasses.dataclass(frozen=True)
 class EnvSpec:
-    """What the agent needs to know about an env: shapes and action bounds."""
+    """What the agent needs to know about an env: shapes and action bounds.
+
+    obs_dim: length of the flattened observation.
+    num_actions: the number of actions of a Discrete action space (None for Box).
+    action_size: the length of a Box action vector (None for Discrete).
+    action_low, action_high: float32 [action_size] bounds of a Box space.
+    """
 
     obs_dim: int
-    discrete: bool
-    action_dim: int  # number of actions (Discrete) or action vector length (Box)
-    action_low: Any = None  # np arrays [action_dim] for Box spaces
+    num_actions: int | None = None
+    action_size: int | None = None
+    action_low: Any = None
     action_high: Any = None
+
+    def __post_init__(self):
+        if (self.num_actions is None) == (self.action_size is None):
+            raise ValueError("EnvSpec: give exactly one of num_actions (Discrete) and "
+                             f"action_size (Box), got {self.num_actions!r} and {self.action_size!r}")
+
+    @property
+    def discrete(self) -> bool:
+        return self.num_actions is not None
+
+    @property
+    def policy_dim(self) -> int:
+        """Width of the policy head: one logit per action, or one mean per action component."""
+        return self.num_actions if self.discrete else self.action_size
 
 
 @struct.dataclass
@@ -89,14 +109,13 @@ class GymnaxAdapter:
         else:
             obs_dim = int(np.prod(obs_space.shape))
         if isinstance(act_space, spaces.Discrete):
-            self.spec = EnvSpec(obs_dim=obs_dim, discrete=True, action_dim=int(act_space.n))
+            self.spec = EnvSpec(obs_dim=obs_dim, num_actions=int(act_space.n))
         else:
             shape = tuple(act_space.shape) or (1,)
             dim = int(np.prod(shape))
             low = np.broadcast_to(np.asarray(act_space.low, np.float32), shape).reshape(dim)
             high = np.broadcast_to(np.asarray(act_space.high, np.float32), shape).reshape(dim)
-            self.spec = EnvSpec(obs_dim=obs_dim, discrete=False, action_dim=dim,
-                                action_low=low, action_high=high)
+            self.spec = EnvSpec(obs_dim=obs_dim, action_size=dim, action_low=low, action_high=high)
         self._action_shape = tuple(act_space.shape)
 
     def flatten_obs(self, obs) -> jax.Array:

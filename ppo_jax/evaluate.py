@@ -13,11 +13,12 @@ import jax.numpy as jnp
 from flax import struct
 
 from ppo_jax.config import PPOConfig
+from ppo_jax.context import AgentContext, make_context
 from ppo_jax.envs import LogState
-from ppo_jax.networks import ActorCritic, make_distribution
-from ppo_jax.normalize import normalize
-from ppo_jax.train import make_context
+from ppo_jax.networks import ActorCritic, draw_policy_noise, greedy_action, sample_from_noise
+from ppo_jax.normalize import observe
 from ppo_jax.types import TrainState
+from ppo_jax.validation import check_positive_int
 
 
 def _check_single_agent(state: TrainState) -> None:
@@ -28,18 +29,20 @@ def _check_single_agent(state: TrainState) -> None:
         )
 
 
-def _prepare_obs(ctx, state: TrainState, obs) -> jax.Array:
-    flat = ctx.adapter.flatten_obs(obs)
-    return normalize(state.obs_stats, flat) if ctx.config.normalize_observations else flat
+def _network_input(ctx: AgentContext, state: TrainState, flat_obs: jax.Array) -> jax.Array:
+    """A flattened observation as the network sees it (frozen normalization statistics)."""
+    return observe(state.obs_stats, flat_obs, ctx.config.normalize_observations)
 
 
-def _select_action(network, params, obs: jax.Array, key: jax.Array, deterministic: bool):
-    dist_params = network.apply(params, obs, method=ActorCritic.policy)
+def _select_action(ctx: AgentContext, state: TrainState, flat_obs: jax.Array, key: jax.Array,
+                   deterministic: bool) -> jax.Array:
+    """The policy's action (before the env's clipping), as in the rollout."""
+    dist_params = ctx.network.apply(state.params, _network_input(ctx, state, flat_obs),
+                                    method=ActorCritic.policy)
     if deterministic:
-        if "logits" in dist_params:
-            return jnp.argmax(dist_params["logits"], axis=-1)
-        return dist_params["mean"]
-    return make_distribution(dist_params).sample(seed=key)
+        return greedy_action(dist_params)
+    noise = draw_policy_noise(key, (ctx.adapter.spec.policy_dim,), ctx.adapter.spec.discrete)
+    return sample_from_noise(dist_params, noise)
 
 
 def make_policy(
@@ -54,7 +57,7 @@ def make_policy(
     ctx = make_context(config, env, env_params)
 
     def act(key: jax.Array, obs) -> jax.Array:
-        action = _select_action(ctx.network, state.params, _prepare_obs(ctx, state, obs), key, deterministic)
+        action = _select_action(ctx, state, ctx.adapter.flatten_obs(obs), key, deterministic)
         return ctx.adapter.env_action(action)
 
     return act
@@ -66,7 +69,8 @@ def make_value_fn(config: PPOConfig, state: TrainState, env=None, env_params=Non
     ctx = make_context(config, env, env_params)
 
     def value(obs) -> jax.Array:
-        return ctx.network.apply(state.params, _prepare_obs(ctx, state, obs), method=ActorCritic.value)
+        return ctx.network.apply(state.params, _network_input(ctx, state, ctx.adapter.flatten_obs(obs)),
+                                 method=ActorCritic.value)
 
     return value
 
@@ -84,11 +88,10 @@ def _run_episode(key, *, ctx, state: TrainState, deterministic: bool) -> jax.Arr
     """Return of one whole episode (until termination or truncation)."""
     key, reset_key = jax.random.split(key)
     obs, env_state = ctx.adapter.reset(reset_key)
-    norm = lambda o: normalize(state.obs_stats, o) if ctx.config.normalize_observations else o
 
     def body(c: _EpisodeCarry) -> _EpisodeCarry:
         key, act_key, step_key = jax.random.split(c.key, 3)
-        action = _select_action(ctx.network, state.params, norm(c.obs), act_key, deterministic)
+        action = _select_action(ctx, state, c.obs, act_key, deterministic)
         step = ctx.adapter.step(step_key, c.env_state, action)
         done = step.terminated | step.truncated
         return _EpisodeCarry(key, step.state, step.obs, done, c.episode_return + step.reward)
@@ -113,8 +116,7 @@ def evaluate(
     episodes run in parallel and each ends at termination or truncation.
     """
     _check_single_agent(state)
-    if isinstance(num_episodes, bool) or not isinstance(num_episodes, int) or num_episodes <= 0:
-        raise ValueError(f"evaluate: num_episodes must be a positive integer, got {num_episodes!r}")
+    num_episodes = check_positive_int(num_episodes, "num_episodes", "evaluate")
     ctx = make_context(config, env, env_params)
     keys = jax.random.split(key, num_episodes)
     return jax.vmap(lambda k: _run_episode(k, ctx=ctx, state=state, deterministic=deterministic))(keys)

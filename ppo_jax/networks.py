@@ -8,13 +8,15 @@ distribution.
 
 from __future__ import annotations
 
-from typing import Sequence
+import contextvars
+from typing import Any, Sequence
 
 import distrax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import struct
 
 _ACTIVATIONS = {
     "tanh": nn.tanh,
@@ -98,52 +100,98 @@ def orthogonal_kernels(key: jax.Array, shapes: Sequence[tuple], scales: Sequence
     return kernels
 
 
-def layer_scales(num_hidden: int, out_scale: float) -> tuple[float, ...]:
-    """Orthogonal-init gains of an MLP's Dense layers: sqrt 2 hidden, `out_scale` last."""
-    return (float(np.sqrt(2.0)),) * num_hidden + (out_scale,)
+@struct.dataclass
+class OrthogonalKernel(nn.meta.AxisMetadata):
+    """A Dense kernel boxed with the gain its orthogonal initializer used.
+
+    `network.init` returns these boxes (flax unboxes them when a module reads
+    its params, and `flax.linen.unbox` strips them), so the gain of every
+    kernel is read off the module definition itself: `init_params` never has
+    to guess it from a layer's name or position.
+    """
+
+    value: Any
+    gain: float = struct.field(pytree_node=False)
+
+    def unbox(self):
+        return self.value
+
+    def replace_boxed(self, val):
+        return self.replace(value=val)
+
+    def add_axis(self, index, params):
+        return self
+
+    def remove_axis(self, index, params):
+        return self
+
+
+# Set while `init_params` traces `network.init`: kernels are then zero-valued
+# boxes (shape and gain only) that it fills from one batched draw.
+_DEFER_KERNELS: contextvars.ContextVar[bool] = contextvars.ContextVar("defer_kernels", default=False)
+
+
+def orthogonal_kernel_init(gain: float):
+    """Kernel initializer of every Dense layer here: `orthogonal(gain)`, boxed
+    in an `OrthogonalKernel` that records `gain`."""
+    gain = float(gain)
+
+    def init(key, shape, dtype=jnp.float32):
+        if _DEFER_KERNELS.get():
+            return OrthogonalKernel(jnp.zeros(shape, dtype), gain)
+        return OrthogonalKernel(orthogonal(gain)(key, shape, dtype), gain)
+
+    return init
+
+
+def layer_gains(num_hidden: int, out_gain: float) -> tuple[float, ...]:
+    """Orthogonal-init gains of an MLP's Dense layers: sqrt 2 hidden, `out_gain` last."""
+    return (float(np.sqrt(2.0)),) * num_hidden + (float(out_gain),)
 
 
 class MLP(nn.Module):
-    """Dense layers with orthogonal init (gain sqrt 2 hidden, `out_scale` last)."""
+    """Dense layers with orthogonal init (gain sqrt 2 hidden, `out_gain` last)."""
 
     hidden_sizes: Sequence[int]
     activation: str
     out_dim: int
-    out_scale: float
+    out_gain: float
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         act = _ACTIVATIONS[self.activation]
-        scales = layer_scales(len(self.hidden_sizes), self.out_scale)
-        for width, scale in zip(self.hidden_sizes, scales):
-            x = nn.Dense(width, kernel_init=orthogonal(scale), bias_init=nn.initializers.zeros)(x)
-            x = act(x)
-        return nn.Dense(self.out_dim, kernel_init=orthogonal(scales[-1]),
+        gains = layer_gains(len(self.hidden_sizes), self.out_gain)
+        for width, gain in zip(self.hidden_sizes, gains):
+            x = act(nn.Dense(width, kernel_init=orthogonal_kernel_init(gain),
+                             bias_init=nn.initializers.zeros)(x))
+        return nn.Dense(self.out_dim, kernel_init=orthogonal_kernel_init(gains[-1]),
                         bias_init=nn.initializers.zeros)(x)
 
 
 class ActorCritic(nn.Module):
     """obs [..., obs_dim] -> (dist_params, value [...]).
 
-    dist_params: {"logits": [..., A]} for Discrete actions, or
-    {"mean": [..., A], "log_std": [..., A]} for Box actions (a state-independent
-    log-std, broadcast to the batch).
+    policy_dim: width of the policy head: the number of actions (Discrete) or
+      the action vector's length (Box); see `EnvSpec.policy_dim`.
+    dist_params: {"logits": [..., policy_dim]} for Discrete actions, or
+      {"mean": [..., policy_dim], "log_std": [..., policy_dim]} for Box actions
+      (a state-independent log-std, broadcast to the batch).
     """
 
-    action_dim: int
+    policy_dim: int
     discrete: bool
     hidden_sizes: Sequence[int] = (64, 64)
     activation: str = "tanh"
 
     # Gains of the output layers: a near-uniform initial policy, a unit-scale value.
-    ACTOR_OUT_SCALE = 0.01
-    CRITIC_OUT_SCALE = 1.0
+    ACTOR_OUT_GAIN = 0.01
+    CRITIC_OUT_GAIN = 1.0
 
     def setup(self):
-        self.actor = MLP(self.hidden_sizes, self.activation, self.action_dim, self.ACTOR_OUT_SCALE)
-        self.critic = MLP(self.hidden_sizes, self.activation, 1, self.CRITIC_OUT_SCALE)
+        self.actor = MLP(self.hidden_sizes, self.activation, self.policy_dim, self.ACTOR_OUT_GAIN)
+        self.critic = MLP(self.hidden_sizes, self.activation, 1, self.CRITIC_OUT_GAIN)
         if not self.discrete:
-            self.log_std = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
+            self.log_std = self.param("log_std", nn.initializers.zeros, (self.policy_dim,))
 
     def __call__(self, obs: jax.Array) -> tuple[dict, jax.Array]:
         return self.policy(obs), self.value(obs)
@@ -158,31 +206,32 @@ class ActorCritic(nn.Module):
         return self.critic(obs)[..., 0]
 
 
-def init_params(network: ActorCritic, key: jax.Array, obs_dim: int):
-    """Parameters for `network`, distributed as `network.init(key, obs)`'s.
+def _is_orthogonal_kernel(x) -> bool:
+    return isinstance(x, OrthogonalKernel)
 
-    The same tree (orthogonal kernels with the module's gains, zero biases and
-    log-std), but every kernel comes from one `orthogonal_kernels` call, which
-    is much cheaper to compile than flax's layer-by-layer init.
+
+def init_params(network: nn.Module, key: jax.Array, obs_dim: int):
+    """Parameters for `network`, distributed as `flax.linen.unbox(network.init(key, obs))`.
+
+    Every leaf but the orthogonal kernels comes from its own initializer in
+    `network.init`; the kernels (found by their `OrthogonalKernel` box, which
+    carries the gain the module gave them) all come from one
+    `orthogonal_kernels` call, which is much cheaper to compile than flax's
+    layer-by-layer init.
     """
-    shapes = jax.eval_shape(network.init, key, jax.ShapeDtypeStruct((1, obs_dim), jnp.float32))
-    num_hidden = len(network.hidden_sizes)
-    gains = {
-        "actor": layer_scales(num_hidden, ActorCritic.ACTOR_OUT_SCALE),
-        "critic": layer_scales(num_hidden, ActorCritic.CRITIC_OUT_SCALE),
-    }
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(shapes)
-    kernel_slots, kernel_shapes, kernel_gains = [], [], []
-    for i, (path, leaf) in enumerate(leaves):
-        names = [getattr(entry, "key", None) for entry in path]
-        if names[-1] == "kernel":  # ("params", "actor" | "critic", "Dense_<i>", "kernel")
-            kernel_slots.append(i)
-            kernel_shapes.append(leaf.shape)
-            kernel_gains.append(gains[names[1]][int(names[2].split("_")[-1])])
-    values = [jnp.zeros(leaf.shape, leaf.dtype) for _, leaf in leaves]
-    for slot, kernel in zip(kernel_slots, orthogonal_kernels(key, kernel_shapes, kernel_gains)):
-        values[slot] = kernel
-    return jax.tree_util.tree_unflatten(treedef, values)
+    init_key, kernel_key = jax.random.split(key)
+    token = _DEFER_KERNELS.set(True)
+    try:
+        boxed = network.init(init_key, jnp.zeros((1, obs_dim), jnp.float32))
+    finally:
+        _DEFER_KERNELS.reset(token)
+    leaves, treedef = jax.tree.flatten(boxed, is_leaf=_is_orthogonal_kernel)
+    slots = [i for i, leaf in enumerate(leaves) if _is_orthogonal_kernel(leaf)]
+    kernels = orthogonal_kernels(kernel_key, [leaves[i].value.shape for i in slots],
+                                 [leaves[i].gain for i in slots])
+    for slot, kernel in zip(slots, kernels):
+        leaves[slot] = kernel.astype(leaves[slot].value.dtype)
+    return nn.unbox(jax.tree.unflatten(treedef, leaves))
 
 
 def make_distribution(dist_params: dict) -> distrax.Distribution:
@@ -193,7 +242,7 @@ def make_distribution(dist_params: dict) -> distrax.Distribution:
 
 
 def draw_policy_noise(key: jax.Array, shape: tuple, discrete: bool) -> jax.Array:
-    """Noise for `sample_from_noise`, float32 `shape` (= [..., action_dim]):
+    """Noise for `sample_from_noise`, float32 `shape` (= [..., policy_dim]):
     standard Gumbel for Categorical policies, standard normal for Gaussian ones."""
     if discrete:
         return jax.random.gumbel(key, shape, jnp.float32)
@@ -213,9 +262,17 @@ def sample_from_noise(dist_params: dict, noise: jax.Array) -> jax.Array:
     return dist_params["mean"] + jnp.exp(dist_params["log_std"]) * noise
 
 
+def greedy_action(dist_params: dict) -> jax.Array:
+    """The deterministic policy's action: argmax of the logits, or the Gaussian mean."""
+    if "logits" in dist_params:
+        return jnp.argmax(dist_params["logits"], axis=-1)
+    return dist_params["mean"]
+
+
 def make_network(config, spec) -> ActorCritic:
+    """The actor-critic of `config` (widths, activation) for an env of `spec`."""
     return ActorCritic(
-        action_dim=spec.action_dim,
+        policy_dim=spec.policy_dim,
         discrete=spec.discrete,
         hidden_sizes=tuple(config.hidden_sizes),
         activation=config.activation,

@@ -54,6 +54,11 @@ def normalize(stats: RunningMeanStd, x: jax.Array) -> jax.Array:
     return jnp.clip((x - stats.mean) / jnp.sqrt(stats.var + EPS), -OBS_CLIP, OBS_CLIP)
 
 
+def observe(stats: RunningMeanStd, obs: jax.Array, normalize_observations: bool) -> jax.Array:
+    """What the network sees: `normalize(stats, obs)` if `normalize_observations`, else `obs`."""
+    return normalize(stats, obs) if normalize_observations else obs
+
+
 @struct.dataclass
 class RewardScaler:
     """Discounted-return accumulator per env and the running stats of it.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+import chex
 import jax
 import jax.numpy as jnp
 from flax import struct
@@ -13,7 +14,7 @@ from ppo_jax.networks import ActorCritic, draw_policy_noise, make_distribution, 
 from ppo_jax.normalize import (
     RewardScaler,
     RunningMeanStd,
-    normalize,
+    observe,
     scale_reward,
     update_reward_scaler,
     update_running_stats,
@@ -50,7 +51,7 @@ class RolloutCarry:
 class RolloutNoise:
     """All of one rollout's randomness, drawn before the scan. Leaves [T, B, ...].
 
-    policy: `draw_policy_noise` noise [T, B, action_dim].
+    policy: `draw_policy_noise` noise [T, B, policy_dim].
     env_keys: keys [T, B] for the env steps (gymnax's step draws its auto-reset
       from its key).
     """
@@ -63,7 +64,7 @@ def draw_rollout_noise(key: jax.Array, adapter: GymnaxAdapter, num_steps: int, n
     """Everything random in a rollout of [num_steps, num_envs], in a few batched calls."""
     policy_key, env_key = jax.random.split(key)
     spec = adapter.spec
-    policy = draw_policy_noise(policy_key, (num_steps, num_envs, spec.action_dim), spec.discrete)
+    policy = draw_policy_noise(policy_key, (num_steps, num_envs, spec.policy_dim), spec.discrete)
     # A flat split, reshaped: split(key, (T, B)) compiles several times slower.
     env_keys = jax.random.split(env_key, num_steps * num_envs)
     # env_keys.shape[1:] is () for typed keys and (2,) for legacy uint32 PRNGKeys.
@@ -87,10 +88,9 @@ def rollout_step(
     noise: this step's slice of a `RolloutNoise` (leaves [B, ...]).
     """
     obs_stats = carry.obs_stats
-    obs = carry.obs
     if normalize_observations:
-        obs_stats = update_running_stats(obs_stats, obs)
-        obs = normalize(obs_stats, obs)
+        obs_stats = update_running_stats(obs_stats, carry.obs)
+    obs = observe(obs_stats, carry.obs, normalize_observations)
 
     dist_params, value = network.apply(params, obs)
     action = sample_from_noise(dist_params, noise.policy)
@@ -102,7 +102,7 @@ def rollout_step(
     if normalize_rewards:
         scaler = update_reward_scaler(scaler, step.reward, done, gamma)
         reward = scale_reward(scaler, step.reward)
-    next_obs = normalize(obs_stats, step.final_obs) if normalize_observations else step.final_obs
+    next_obs = observe(obs_stats, step.final_obs, normalize_observations)
 
     episodes = EpisodeTally(
         carry.episodes.return_sum + step.episode_return.sum(),
@@ -151,3 +151,43 @@ def collect_rollout(
     )
     noise = draw_rollout_noise(key, adapter, num_steps, carry.obs.shape[0])
     return jax.lax.scan(body, carry, noise)
+
+
+@struct.dataclass
+class _TruncatedValues:
+    """Carry of `bootstrap_values`' loop: next values [T * B], truncated rows done so far."""
+
+    next_values: jax.Array
+    start: jax.Array
+
+
+def bootstrap_values(traj: Transition, last_value: jax.Array, value_fn) -> jax.Array:
+    """V(s'_t), the value of the state each step reached: float32 [T, B].
+
+    Where step t did not end an episode, s'_t is the next step's observation,
+    whose value the rollout already computed: traj.value[t + 1] (last_value
+    [B], the value of the observation after the rollout, for the last step).
+    Where it was truncated, s'_t is the final observation before the
+    auto-reset (traj.next_obs[t]) and `value_fn` (obs [N, D] -> [N]) is run
+    on just those rows, B at a time. Where it terminated, the value is never
+    used (GAE cuts the bootstrap) and is left as traj.value[t + 1].
+    """
+    num_steps, num_envs = traj.value.shape
+    chex.assert_shape(last_value, (num_envs,))
+    next_values = jnp.concatenate([traj.value[1:], last_value[None]], axis=0).reshape(-1)
+    truncated = (traj.done & ~traj.terminated).reshape(-1)
+    n = truncated.size
+    # Indices of the truncated rows, then padding (n: out of range, dropped).
+    (rows,) = jnp.nonzero(truncated, size=n + num_envs, fill_value=n)
+    final_obs = traj.next_obs.reshape((n,) + traj.next_obs.shape[2:])
+
+    def add_chunk(carry: _TruncatedValues) -> _TruncatedValues:
+        chunk = jax.lax.dynamic_slice_in_dim(rows, carry.start, num_envs)
+        values = value_fn(jnp.take(final_obs, chunk, axis=0, mode="clip"))
+        return _TruncatedValues(carry.next_values.at[chunk].set(values, mode="drop"),
+                                carry.start + num_envs)
+
+    # Usually at most one pass of B rows (or none): truncation is rare within a rollout.
+    done = jax.lax.while_loop(lambda c: c.start < truncated.sum(), add_chunk,
+                              _TruncatedValues(next_values, jnp.zeros((), jnp.int32)))
+    return done.next_values.reshape(num_steps, num_envs)

@@ -10,38 +10,26 @@ import jax
 import jax.numpy as jnp
 
 from ppo_jax.config import HParams, PPOConfig, validate_hparams
-from ppo_jax.envs import GymnaxAdapter, make_env
+from ppo_jax.context import AgentContext, make_context
 from ppo_jax.gae import compute_gae
 from ppo_jax.loss import LossOptions
-from ppo_jax.networks import ActorCritic, init_params, make_distribution, make_network
-from ppo_jax.normalize import init_reward_scaler, init_running_stats
+from ppo_jax.networks import ActorCritic, init_params, make_distribution
+from ppo_jax.normalize import init_reward_scaler, init_running_stats, observe
+from ppo_jax.population import compile_population
 from ppo_jax.progress import resolve_progress, with_progress
-from ppo_jax.rollout import EpisodeTally, RolloutCarry, collect_rollout
+from ppo_jax.rollout import EpisodeTally, RolloutCarry, bootstrap_values, collect_rollout
 from ppo_jax.types import Batch, TrainOutput, TrainState, Transition
 from ppo_jax.update import UpdateSettings, init_optimizer_state, update_policy
+from ppo_jax.validation import check_integer, check_positive_int
 
 METRIC_NAMES = (
     "timesteps", "episode_return", "episode_length", "num_episodes", "policy_loss",
     "value_loss", "entropy", "approx_kl", "kl", "clip_fraction", "explained_variance",
-    "grad_norm", "learning_rate", "kl_coef", "early_stopped",
+    "grad_norm", "learning_rate", "kl_coef", "kl_after_update", "early_stopped",
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class TrainContext:
-    """The static pieces every scan body needs: config, env adapter, network."""
-
-    config: PPOConfig
-    adapter: GymnaxAdapter
-    network: ActorCritic
-
-
-def make_context(config: PPOConfig, env=None, env_params=None) -> TrainContext:
-    adapter = make_env(config.env, env, env_params)
-    return TrainContext(config, adapter, make_network(config, adapter.spec))
-
-
-def init_state(ctx: TrainContext, key: jax.Array, hparams: HParams) -> TrainState:
+def init_state(ctx: AgentContext, key: jax.Array, hparams: HParams) -> TrainState:
     """Fresh params, optimizer, normalizers and num_envs reset envs."""
     config = ctx.config
     key, net_key, env_key = jax.random.split(key, 3)
@@ -106,7 +94,8 @@ def to_batch(traj: Transition, advantages: jax.Array, targets: jax.Array) -> Bat
 
 
 def mean_batch_kl(network: ActorCritic, params, batch: Batch) -> jax.Array:
-    """Exact KL[pi_old, pi_new] averaged over the batch."""
+    """Exact KL[pi_old, pi_new] averaged over the batch: pi_old is the acting policy
+    (`batch.dist_params`), pi_new the one `params` give."""
     new = make_distribution(network.apply(params, batch.obs, method=ActorCritic.policy))
     return make_distribution(batch.dist_params).kl_divergence(new).mean()
 
@@ -122,7 +111,7 @@ def episode_metrics(episodes: EpisodeTally) -> dict:
     }
 
 
-def update_step(state: TrainState, _, *, ctx: TrainContext, hparams: HParams):
+def ppo_iteration(state: TrainState, _, *, ctx: AgentContext, hparams: HParams):
     """One PPO iteration: rollout, GAE, update epochs, metrics. Scan body over updates."""
     config, network = ctx.config, ctx.network
     key, rollout_key, update_key = jax.random.split(state.key, 3)
@@ -140,7 +129,12 @@ def update_step(state: TrainState, _, *, ctx: TrainContext, hparams: HParams):
         normalize_observations=config.normalize_observations,
         normalize_rewards=config.normalize_rewards,
     )
-    next_values = network.apply(state.params, traj.next_obs, method=ActorCritic.value)
+    last_obs = observe(rollout_carry.obs_stats, rollout_carry.obs, config.normalize_observations)
+    next_values = bootstrap_values(
+        traj,
+        network.apply(state.params, last_obs, method=ActorCritic.value),
+        functools.partial(network.apply, state.params, method=ActorCritic.value),
+    )
     advantages, targets = compute_gae(
         traj.reward, traj.value, next_values, traj.terminated, traj.done,
         hparams.gamma, hparams.gae_lambda,
@@ -159,9 +153,12 @@ def update_step(state: TrainState, _, *, ctx: TrainContext, hparams: HParams):
         num_minibatches=config.num_minibatches,
         early_stop=config.early_stop,
     )
-    kl_coef = state.kl_coef
+    # The KL between the policies before and after the whole update: what the
+    # adaptive rule reacts to (one more policy pass, so only where it is used).
+    kl_coef, kl_after_update = state.kl_coef, jnp.asarray(jnp.nan, jnp.float32)
     if config.objective == "adaptive_kl":
-        kl_coef = adapt_kl_coef(kl_coef, mean_batch_kl(network, params, batch), hparams.kl_target)
+        kl_after_update = mean_batch_kl(network, params, batch)
+        kl_coef = adapt_kl_coef(kl_coef, kl_after_update, hparams.kl_target)
 
     metrics = {
         "timesteps": (state.update_step + 1).astype(jnp.float32) * config.batch_size,
@@ -170,6 +167,7 @@ def update_step(state: TrainState, _, *, ctx: TrainContext, hparams: HParams):
         "explained_variance": explained_variance(batch.value, batch.target),
         "learning_rate": learning_rate,
         "kl_coef": state.kl_coef,
+        "kl_after_update": kl_after_update,
     }
     new_state = TrainState(
         params=params,
@@ -214,7 +212,7 @@ def make_trainer(config: PPOConfig, env=None, env_params=None, progress=None) ->
     def run(state: TrainState, hparams: HParams | None = None, num_updates: int | None = None):
         hparams = config.hparams if hparams is None else hparams
         num_updates = config.num_updates if num_updates is None else num_updates
-        body = functools.partial(update_step, ctx=ctx, hparams=hparams)
+        body = functools.partial(ppo_iteration, ctx=ctx, hparams=hparams)
         if hook is not None:
             body = with_progress(body, hook, config.num_updates)
         return jax.lax.scan(body, state, None, length=num_updates)
@@ -245,10 +243,9 @@ def seed_keys(seed: int, num_seeds: int) -> jax.Array:
     return jax.random.split(jax.random.key(seed), num_seeds)
 
 
-@functools.lru_cache(maxsize=32)
-def _jitted_population_train(config: PPOConfig, env, env_params, progress=None) -> Callable:
-    train = make_train(config, env, env_params, progress)
-    return jax.jit(jax.vmap(train, in_axes=(0, None)))
+def _population_train(config: PPOConfig, env, env_params, progress) -> Callable:
+    """jit(vmap(train)) over seeds (keys [P]), one HParams for all."""
+    return jax.jit(jax.vmap(make_train(config, env, env_params, progress), in_axes=(0, None)))
 
 
 def train_seeds(
@@ -264,14 +261,13 @@ def train_seeds(
 
     Calling it again with the same static config (any hparams) does not recompile.
     """
-    if isinstance(num_seeds, bool) or not isinstance(num_seeds, int) or num_seeds <= 0:
-        raise ValueError(f"train_seeds: num_seeds must be a positive integer, got {num_seeds!r}")
+    num_seeds = check_positive_int(num_seeds, "num_seeds", "train_seeds")
+    seed = check_integer(seed, "seed", "train_seeds")
     hparams = config.hparams if hparams is None else hparams
     validate_hparams(hparams)
     hparams = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), hparams)
     static_config = dataclasses.replace(config, hparams=HParams())
-    try:
-        population = _jitted_population_train(static_config, env, env_params, progress)
-    except TypeError:  # unhashable env_params (array leaves): compile without the cache
-        population = _jitted_population_train.__wrapped__(static_config, env, env_params, progress)
-    return population(seed_keys(seed, num_seeds), hparams)
+    keys = seed_keys(seed, num_seeds)
+    program, _ = compile_population(
+        _population_train, (static_config, env, env_params, progress), (keys, hparams))
+    return program(keys, hparams)

@@ -19,7 +19,8 @@ class Transition:
     """One rollout, time-major. Observations are stored normalized (as acted on).
 
     obs: float32 [T, B, D]; next_obs: float32 [T, B, D], the observation each
-      step reached before any auto-reset (gymnax `final_observation`).
+      step reached before any auto-reset (gymnax `final_observation`); only
+      truncated steps need it (`rollout.bootstrap_values`).
     action: int32 [T, B] (Discrete) or float32 [T, B, A] (Box, unclipped).
     log_prob, value, reward: float32 [T, B] (reward scaled if normalize_rewards).
     terminated, done: bool [T, B]; done = terminated | truncated.

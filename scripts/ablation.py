@@ -21,7 +21,7 @@ Adam 3e-4, 10 epochs, minibatch 64, gamma 0.99, lambda 0.95, no entropy bonus,
 Writes to --out: ablation.md (our table beside the paper's, and per env the
 raw scores), ablation.json (every number) and ablation.png (bars and learning
 curves). The paper's numbers are read from --reference (default
-../shared/reference/ppo-paper-table1.csv beside the repo).
+scripts/reference/ppo-paper-table1.csv, shipped with the repo).
 """
 
 from __future__ import annotations
@@ -42,10 +42,10 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import ppo_jax  # noqa: E402
+from ppo_jax import sweep  # noqa: E402
 from ppo_jax.envs import make_env  # noqa: E402
-from ppo_jax.sweep import sweep  # noqa: E402
 
-DEFAULT_REFERENCE = REPO_ROOT.parent / "shared" / "reference" / "ppo-paper-table1.csv"
+DEFAULT_REFERENCE = REPO_ROOT / "scripts" / "reference" / "ppo-paper-table1.csv"
 DEFAULT_ENVS = ("Pendulum-v1", "MountainCarContinuous-v0", "Reacher-misc", "Swimmer-misc")
 
 # Table 1's rows, named exactly as in the reference CSV, and their settings.

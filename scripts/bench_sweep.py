@@ -53,7 +53,7 @@ class Clock:
 
 def run_sweep(config, num_seeds: int) -> dict:
     import numpy as np
-    from ppo_jax.sweep import sweep
+    from ppo_jax import sweep
 
     clock = Clock()
     res = sweep(config, GRID, num_seeds=num_seeds, seed=0)  # metrics are on the host when it returns
@@ -70,7 +70,7 @@ def run_sequential(config, num_seeds: int) -> dict:
     import jax
     import numpy as np
     import ppo_jax
-    from ppo_jax.sweep import expand_grid
+    from ppo_jax.grids import expand_grid
     from ppo_jax.train import seed_keys
 
     train = jax.jit(ppo_jax.make_train(config))

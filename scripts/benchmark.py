@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import platform
 import resource
@@ -283,14 +284,15 @@ def sb3_available(env_id: str) -> str | None:
 
 
 def sb3_kwargs(config: dict, seed: int) -> dict:
-    """SB3 PPO keyword arguments equal to a ppo_jax config dict (clip objective only)."""
-    import torch.nn as nn
+    """SB3 PPO keyword arguments equal to a ppo_jax config dict (clip objective only).
 
+    Torch-free: `policy_kwargs["activation_fn"]` is the activation's name, which
+    `make_sb3_model` turns into the torch module class.
+    """
     if config["objective"] != "clip" or config["dual_clip"] or config["early_stop"]:
         raise ValueError("the SB3 comparison supports the plain clip objective only")
     hp = config["hparams"]
     lr0 = hp["learning_rate"]
-    activation = {"tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "elu": nn.ELU}
     hidden = list(config["hidden_sizes"])
     return dict(
         learning_rate=(lambda progress_remaining: lr0 * progress_remaining) if config["anneal_lr"] else lr0,
@@ -305,7 +307,7 @@ def sb3_kwargs(config: dict, seed: int) -> dict:
         # ppo_jax's value loss is 0.5 * squared error (CleanRL's); SB3's is the plain MSE.
         vf_coef=0.5 * hp["vf_coef"],
         max_grad_norm=hp["max_grad_norm"],
-        policy_kwargs=dict(net_arch=dict(pi=hidden, vf=hidden), activation_fn=activation[config["activation"]],
+        policy_kwargs=dict(net_arch=dict(pi=hidden, vf=hidden), activation_fn=config["activation"],
                            ortho_init=True, optimizer_kwargs=dict(eps=1e-5)),
         device="cpu",
         seed=seed,
@@ -318,11 +320,54 @@ def make_sb3_model(config: dict, seed: int):
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
 
+    import torch.nn as nn
+
     venv = make_vec_env(config["env"], n_envs=config["num_envs"], seed=seed)
     if config["normalize_observations"] or config["normalize_rewards"]:
         venv = VecNormalize(venv, norm_obs=config["normalize_observations"],
                             norm_reward=config["normalize_rewards"], gamma=config["hparams"]["gamma"])
-    return PPO("MlpPolicy", venv, **sb3_kwargs(config, seed))
+    kwargs = sb3_kwargs(config, seed)
+    activations = {"tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "elu": nn.ELU}
+    kwargs["policy_kwargs"]["activation_fn"] = activations[kwargs["policy_kwargs"]["activation_fn"]]
+    model = PPO("MlpPolicy", venv, **kwargs)
+    check_sb3_model(model, config)
+    return model
+
+
+def check_sb3_model(model, config: dict) -> None:
+    """Self-check run before every SB3 measurement: the model SB3 built has our settings.
+
+    Catches an SB3 release that renames or ignores one of `sb3_kwargs`, which
+    would silently compare against a different algorithm.
+    """
+    import torch
+
+    hp = config["hparams"]
+    hidden = list(config["hidden_sizes"])
+    actual = {
+        "n_envs": model.n_envs, "n_steps": model.n_steps, "n_epochs": model.n_epochs,
+        "batch_size": model.batch_size, "gamma": model.gamma, "gae_lambda": model.gae_lambda,
+        "ent_coef": model.ent_coef, "vf_coef": model.vf_coef, "max_grad_norm": model.max_grad_norm,
+        "clip_range": model.clip_range(1.0), "lr_start": model.lr_schedule(1.0),
+        "adam_eps": model.policy.optimizer.defaults["eps"],
+        "pi_widths": [m.out_features for m in model.policy.mlp_extractor.policy_net
+                      if isinstance(m, torch.nn.Linear)],
+        "vf_widths": [m.out_features for m in model.policy.mlp_extractor.value_net
+                      if isinstance(m, torch.nn.Linear)],
+    }
+    expected = {
+        "n_envs": config["num_envs"], "n_steps": config["num_steps"], "n_epochs": config["update_epochs"],
+        "batch_size": config["num_envs"] * config["num_steps"] // config["num_minibatches"],
+        "gamma": hp["gamma"], "gae_lambda": hp["gae_lambda"], "ent_coef": hp["ent_coef"],
+        "vf_coef": 0.5 * hp["vf_coef"], "max_grad_norm": hp["max_grad_norm"],
+        "clip_range": hp["clip_eps"], "lr_start": hp["learning_rate"], "adam_eps": 1e-5,
+        "pi_widths": hidden, "vf_widths": hidden,
+    }
+    wrong = {k: (actual[k], v) for k, v in expected.items()
+             if (actual[k] != v if isinstance(v, list) else not math.isclose(actual[k], v, rel_tol=1e-6))}
+    if wrong:
+        raise RuntimeError(f"SB3 self-check: the model's settings differ from the config "
+                           f"(name: (SB3's, ours)): {wrong}")
 
 
 def time_sb3_once(config: dict, seed: int) -> dict:

@@ -117,7 +117,7 @@ def plot_learning_curves(result, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ppo_jax.sweep import bootstrap_ci
+    from ppo_jax.statistics import bootstrap_ci
 
     cols = min(4, result.num_configs)
     rows = math.ceil(result.num_configs / cols)

@@ -1,9 +1,14 @@
 """Shared fixtures: tiny configs and a fast-compiling jit for smoke-sized runs.
 
 Nothing here is autouse: it only provides fixtures that tests ask for by name.
+One hook: under CI (the `CI` environment variable set to true, as `.ci/run`
+does), a skipped test fails, so that a missing extra or file can never turn
+into a silently green run.
 """
 
 from __future__ import annotations
+
+import os
 
 import jax
 import pytest
@@ -39,6 +44,20 @@ def tiny_config(
         hidden_sizes=hidden_sizes,
         **overrides,
     )
+
+
+def running_in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and running_in_ci() and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, where every test must run: {reason}"
 
 
 def pytest_configure(config):

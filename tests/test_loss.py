@@ -129,7 +129,7 @@ def gaussian_reference(dist_params, old_dist_params, action):
 
 
 def _network(discrete: bool) -> ActorCritic:
-    return ActorCritic(action_dim=NUM_ACTIONS if discrete else ACTION_DIM, discrete=discrete,
+    return ActorCritic(policy_dim=NUM_ACTIONS if discrete else ACTION_DIM, discrete=discrete,
                        hidden_sizes=(16,), activation="tanh")
 
 

@@ -65,32 +65,63 @@ def test_orthogonal_kernels_are_the_qr_of_one_shared_draw():
         np.testing.assert_allclose(np.asarray(got[i]), expected, atol=2e-5, err_msg=str(shape))
 
 
+def _assert_orthogonal(kernel, gain, msg=""):
+    kernel = np.asarray(kernel, np.float64)
+    gram = kernel.T @ kernel if kernel.shape[0] >= kernel.shape[1] else kernel @ kernel.T
+    np.testing.assert_allclose(gram, gain**2 * np.eye(min(kernel.shape)), atol=1e-5, err_msg=msg)
+
+
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
 def test_init_params_has_the_module_tree_and_gains(env_id):
-    """Same tree and shapes as `network.init`; kernels orthogonal with the
+    """Same tree and shapes as `unbox(network.init)`; kernels orthogonal with the
     module's gains (sqrt 2 hidden, 0.01 policy head, 1 value head); zeros else."""
+    from flax import linen as nn
+
+    from ppo_jax.context import make_context
     from ppo_jax.networks import init_params
-    from ppo_jax.train import make_context
 
     ctx = make_context(ppo_jax.preset(env_id))
     obs_dim = ctx.adapter.spec.obs_dim
     got = init_params(ctx.network, jax.random.key(0), obs_dim)
-    ref = ctx.network.init(jax.random.key(0), jnp.zeros((1, obs_dim)))
+    ref = nn.unbox(ctx.network.init(jax.random.key(0), jnp.zeros((1, obs_dim))))
     assert jax.tree.structure(got) == jax.tree.structure(ref)
     assert jax.tree.map(jnp.shape, got) == jax.tree.map(jnp.shape, ref)
     gains = {"Dense_0": np.sqrt(2.0), "Dense_1": np.sqrt(2.0)}
     for net, head_gain in (("actor", 0.01), ("critic", 1.0)):
         for layer, params in got["params"][net].items():
-            kernel = np.asarray(params["kernel"], np.float64)
-            gain = gains.get(layer, head_gain)
-            gram = kernel.T @ kernel if kernel.shape[0] >= kernel.shape[1] else kernel @ kernel.T
-            np.testing.assert_allclose(gram, gain**2 * np.eye(min(kernel.shape)), atol=1e-5,
-                                       err_msg=f"{net}/{layer}")
+            _assert_orthogonal(params["kernel"], gains.get(layer, head_gain), f"{net}/{layer}")
+            _assert_orthogonal(ref["params"][net][layer]["kernel"], gains.get(layer, head_gain))
             np.testing.assert_array_equal(np.asarray(params["bias"]), 0.0)
     # different seeds, different kernels
     other = init_params(ctx.network, jax.random.key(1), obs_dim)
     assert not np.allclose(other["params"]["actor"]["Dense_1"]["kernel"],
                            got["params"]["actor"]["Dense_1"]["kernel"])
+
+
+def test_init_params_reads_gains_from_the_module_not_from_layer_names():
+    """Named layers, a LayerNorm between them and a non-zero bias init: every
+    kernel still gets the gain its own initializer was given, and every other
+    leaf comes from its own initializer."""
+    from flax import linen as nn
+
+    from ppo_jax.networks import init_params, orthogonal_kernel_init
+
+    class Custom(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            x = nn.Dense(32, name="encoder", kernel_init=orthogonal_kernel_init(3.0))(x)
+            x = nn.LayerNorm(name="norm")(x)
+            x = nn.Dense(16, name="Dense_7", kernel_init=orthogonal_kernel_init(0.5),
+                         bias_init=nn.initializers.constant(0.25))(x)
+            return nn.Dense(2, name="Dense_0", kernel_init=orthogonal_kernel_init(0.01))(x)
+
+    params = init_params(Custom(), jax.random.key(0), 5)["params"]
+    _assert_orthogonal(params["encoder"]["kernel"], 3.0, "encoder")
+    _assert_orthogonal(params["Dense_7"]["kernel"], 0.5, "Dense_7")
+    _assert_orthogonal(params["Dense_0"]["kernel"], 0.01, "Dense_0")
+    np.testing.assert_array_equal(params["Dense_7"]["bias"], 0.25)
+    np.testing.assert_array_equal(params["norm"]["scale"], 1.0)
+    assert params["encoder"]["kernel"].shape == (5, 32)
 
 
 def test_sample_from_noise_has_the_policy_distribution():

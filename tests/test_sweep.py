@@ -7,12 +7,12 @@ train function and the 3 x 2 sweep are module fixtures shared by the tests.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import jax
@@ -21,10 +21,8 @@ import pandas as pd
 import pytest
 
 import ppo_jax
-from ppo_jax import SweepResult, random_search, sweep
+from ppo_jax import SweepResult, grids, population, random_search, statistics, sweep
 from ppo_jax.train import seed_keys
-
-sweep_module = importlib.import_module("ppo_jax.sweep")  # `ppo_jax.sweep` is the function
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ppo_jax.PPOConfig(
     env="CartPole-v1", total_timesteps=96, num_envs=2, num_steps=16, num_minibatches=2,
@@ -68,7 +66,7 @@ def single_train():
 
 @pytest.fixture(scope="module")
 def grid_result() -> SweepResult:
-    sweep_module._population_program.cache_clear()  # a fresh compile, whatever ran before
+    population.clear_cache()  # a fresh compile, whatever ran before
     return sweep(CONFIG, GRID, num_seeds=NUM_SEEDS, seed=0)
 
 
@@ -130,21 +128,65 @@ def test_static_field_grid_groups_compiles(single_train):
     assert len(res.to_dataframe()) == 2 * (3 + 3 + 1 + 1)
 
 
+def test_concurrent_sweeps_each_count_their_own_compiles():
+    """Two sweeps of new static configs in two threads: each compiled once, and says so."""
+    configs = [CONFIG.replace(hidden_sizes=(8, 8)), CONFIG.replace(hidden_sizes=(8, 4))]
+    results = [None, None]
+
+    def run(i):
+        results[i] = sweep(configs[i], {"learning_rate": [1e-4, 1e-3]}, num_seeds=2, seed=0)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.num_compiles for r in results] == [1, 1]
+    again = sweep(configs[0], {"learning_rate": [3e-4, 1e-2]}, num_seeds=2, seed=1)
+    assert again.num_compiles == 0
+
+
+def test_compile_population_caches_hashable_statics_and_propagates_errors():
+    calls = []
+
+    def build(scale):
+        calls.append(scale)
+        return jax.jit(lambda x: x * scale)
+
+    args = (jax.numpy.ones(3),)
+    first, compiled = population.compile_population(build, (2.0,), args)
+    second, compiled_again = population.compile_population(build, (2.0,), args)
+    assert compiled and not compiled_again and first is second and calls == [2.0]
+    # A static argument that cannot be hashed compiles every time (no cache, no error).
+    unhashable = np.float32(3.0), [1]
+    population.compile_population(lambda s, _: jax.jit(lambda x: x * s), unhashable, args)
+    _, compiled_unhashable = population.compile_population(
+        lambda s, _: jax.jit(lambda x: x * s), unhashable, args)
+    assert compiled_unhashable
+
+    # A real TypeError while building is the caller's error, not a cache miss.
+    def broken(scale):
+        raise TypeError("a real bug")
+
+    with pytest.raises(TypeError, match="a real bug"):
+        population.compile_population(broken, (1.0,), args)
+
+
 _SHARDED_SCRIPT = textwrap.dedent("""
     import json, sys
     import jax, numpy as np
     sys.path.insert(0, {root!r})
     import ppo_jax
-    import importlib
-    sweep_module = importlib.import_module("ppo_jax.sweep")
+    from ppo_jax import grids, sharding
     config = ppo_jax.PPOConfig(**{config!r})
     grid = {grid!r}
     assert jax.device_count() == 4, jax.devices()
-    res = sweep_module.sweep(config, grid, num_seeds=3, seed=0)
-    settings = sweep_module.expand_grid(grid)
+    res = ppo_jax.sweep(config, grid, num_seeds=3, seed=0)
+    settings = grids.expand_grid(grid)
     configs = [config.replace(**s) for s in settings]
-    out = sweep_module._run_group(config, [c.hparams for c in configs],
+    out, compiled_now = sharding.run_population(config, [c.hparams for c in configs],
         np.asarray(jax.random.key_data(ppo_jax.train.seed_keys(0, 3))), tuple(jax.devices()), None, None)
+    assert not compiled_now
     value = out["episode_return"]
     np.savez({path!r}, **res.metrics)
     print(json.dumps({{"devices": len(value.sharding.device_set), "shape": list(value.shape),
@@ -168,11 +210,11 @@ def test_sharded_over_four_devices_equals_single_device(tmp_path, single_train):
     assert info["devices"] == 4
     assert info["shape"] == [20, CONFIG.num_updates]
     assert info["shards"] == [[5, CONFIG.num_updates]] * 4
-    assert info["num_compiles"] == 1  # _run_group reused the sweep's compilation
+    assert info["num_compiles"] == 1  # run_population reused the sweep's compilation
     metrics = dict(np.load(tmp_path / "metrics.npz"))
     assert metrics["episode_return"].shape == (6, 3, CONFIG.num_updates)
     keys = seed_keys(0, 3)
-    for i, settings in enumerate(sweep_module.expand_grid(GRID)):
+    for i, settings in enumerate(grids.expand_grid(GRID)):
         for s in range(3):
             expected = reference_metrics(single_train, CONFIG.replace(**settings), keys[s])
             assert_metrics_close({k: v[i, s] for k, v in metrics.items()}, expected, f"cell {i},{s}")
@@ -213,7 +255,7 @@ def test_summary_and_best(grid_result):
 
 def test_bootstrap_ci_matches_a_normal_mean():
     samples = np.random.default_rng(0).normal(5.0, 2.0, size=(400, 1))
-    mean, low, high = sweep_module.bootstrap_ci(samples, num_resamples=4000)
+    mean, low, high = statistics.bootstrap_ci(samples, num_resamples=4000)
     half = 1.96 * 2.0 / np.sqrt(400)
     assert low[0] < mean[0] < high[0]
     assert (high - low)[0] == pytest.approx(2 * half, rel=0.15)
@@ -302,10 +344,9 @@ def test_random_search_rejects_bad_spaces(space, match):
          "hparams_key", "not_a_grid"],
 )
 def test_bad_grids_raise_before_compiling(grid, match):
-    traces = sweep_module._num_traces
-    with pytest.raises(ValueError, match=match):
+    with CompileCounter() as compiles, pytest.raises(ValueError, match=match):
         sweep(CONFIG, grid, num_seeds=2)
-    assert sweep_module._num_traces == traces
+    assert compiles.count == 0
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from ppo_jax.networks import make_distribution
+from ppo_jax.distributions import log_prob_entropy_kl
 from ppo_jax.types import Batch
 
 
@@ -92,18 +92,15 @@ def ppo_loss(
       clip_fraction, all scalars.
     """
     dist_params, value = apply_fn(params, batch.obs)
-    new_dist = make_distribution(dist_params)
-    old_dist = make_distribution(batch.dist_params)
-    log_prob = new_dist.log_prob(batch.action)
+    log_prob, entropy_per_sample, kl = log_prob_entropy_kl(dist_params, batch.dist_params, batch.action)
     log_ratio = log_prob - batch.log_prob
     ratio = jnp.exp(log_ratio)
-    kl = old_dist.kl_divergence(new_dist)
     advantage = normalize_advantages(batch.advantage)
 
     surrogate = surrogate_objective(ratio, advantage, kl, hparams, kl_coef, options)
     policy_loss = -surrogate.mean()
     v_loss = value_loss(value, batch.value, batch.target, hparams.clip_eps, options.clip_value_loss)
-    entropy = new_dist.entropy().mean()
+    entropy = entropy_per_sample.mean()
     loss = policy_loss + hparams.vf_coef * v_loss - hparams.ent_coef * entropy
     metrics = {
         "policy_loss": policy_loss,

@@ -10,7 +10,8 @@ import jax.numpy as jnp
 from flax import struct
 
 from ppo_jax.envs import GymnaxAdapter, LogState
-from ppo_jax.networks import ActorCritic, draw_policy_noise, make_distribution, sample_from_noise
+from ppo_jax.distributions import log_prob as policy_log_prob
+from ppo_jax.networks import ActorCritic, draw_policy_noise, sample_from_noise
 from ppo_jax.normalize import (
     RewardScaler,
     RunningMeanStd,
@@ -94,7 +95,7 @@ def rollout_step(
 
     dist_params, value = network.apply(params, obs)
     action = sample_from_noise(dist_params, noise.policy)
-    log_prob = make_distribution(dist_params).log_prob(action)
+    log_prob = policy_log_prob(dist_params, action)
     step = jax.vmap(adapter.step)(noise.env_keys, carry.env_state, action)
     done = step.terminated | step.truncated
 

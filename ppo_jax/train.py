@@ -13,7 +13,8 @@ from ppo_jax.config import HParams, PPOConfig, validate_hparams
 from ppo_jax.context import AgentContext, make_context
 from ppo_jax.gae import compute_gae
 from ppo_jax.loss import LossOptions
-from ppo_jax.networks import ActorCritic, init_params, make_distribution
+from ppo_jax.distributions import kl_divergence
+from ppo_jax.networks import ActorCritic, init_params
 from ppo_jax.normalize import init_reward_scaler, init_running_stats, observe
 from ppo_jax.population import compile_population
 from ppo_jax.progress import resolve_progress, with_progress
@@ -96,8 +97,8 @@ def to_batch(traj: Transition, advantages: jax.Array, targets: jax.Array) -> Bat
 def mean_batch_kl(network: ActorCritic, params, batch: Batch) -> jax.Array:
     """Exact KL[pi_old, pi_new] averaged over the batch: pi_old is the acting policy
     (`batch.dist_params`), pi_new the one `params` give."""
-    new = make_distribution(network.apply(params, batch.obs, method=ActorCritic.policy))
-    return make_distribution(batch.dist_params).kl_divergence(new).mean()
+    new = network.apply(params, batch.obs, method=ActorCritic.policy)
+    return kl_divergence(batch.dist_params, new).mean()
 
 
 def episode_metrics(episodes: EpisodeTally) -> dict:

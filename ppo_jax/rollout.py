@@ -84,7 +84,8 @@ def rollout_step(
     normalize_observations: bool,
     normalize_rewards: bool,
 ) -> tuple[RolloutCarry, Transition]:
-    """Acts in all B envs once; returns the new carry and one Transition [B, ...].
+    """Acts in all B envs once; returns the new carry and one Transition [B, ...]
+    (its `value` is None: `collect_rollout` fills it for the whole rollout).
 
     noise: this step's slice of a `RolloutNoise` (leaves [B, ...]).
     """
@@ -93,7 +94,7 @@ def rollout_step(
         obs_stats = update_running_stats(obs_stats, carry.obs)
     obs = observe(obs_stats, carry.obs, normalize_observations)
 
-    dist_params, value = network.apply(params, obs)
+    dist_params = network.apply(params, obs, method=ActorCritic.policy)
     action = sample_from_noise(dist_params, noise.policy)
     log_prob = policy_log_prob(dist_params, action)
     step = jax.vmap(adapter.step)(noise.env_keys, carry.env_state, action)
@@ -115,7 +116,7 @@ def rollout_step(
         next_obs=next_obs,
         action=action,
         log_prob=log_prob,
-        value=value,
+        value=None,  # V(obs) of the whole rollout is one batched pass after the scan
         reward=reward,
         terminated=step.terminated,
         done=done,
@@ -151,7 +152,10 @@ def collect_rollout(
         normalize_rewards=normalize_rewards,
     )
     noise = draw_rollout_noise(key, adapter, num_steps, carry.obs.shape[0])
-    return jax.lax.scan(body, carry, noise)
+    carry, traj = jax.lax.scan(body, carry, noise)
+    # The critic does not steer the rollout: one pass over all [T, B] observations
+    # costs far less than T small passes inside the scan.
+    return carry, traj.replace(value=network.apply(params, traj.obs, method=ActorCritic.value))
 
 
 @struct.dataclass

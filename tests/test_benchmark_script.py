@@ -105,3 +105,38 @@ def test_a_hung_worker_is_killed_and_recorded(bench):
     record = bench.run_worker(spec, in_process=False, timeout=0.5)
     assert record["record"] == "error" and record["timed_out_after_s"] == 0.5
     assert "| timed out (0.5 s) |" in bench.markdown_table([record], [])
+
+
+def _load_script(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"{name}_script", SCRIPT.parent / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_peer_benchmark_gives_purejaxrl_our_settings_and_its_step_api():
+    """bench_peer.py's shims, without a PureJaxRL checkout: the config it hands
+    PureJaxRL is ours, and the env it gets returns gymnax's pre-1.0 five values."""
+    import gymnax
+    import jax
+    import jax.numpy as jnp
+
+    from ppo_jax import PPOConfig
+
+    peer = _load_script("bench_peer")
+    config = PPOConfig()
+    theirs = peer.purejaxrl_config(config)
+    assert (theirs["NUM_ENVS"], theirs["NUM_STEPS"], theirs["UPDATE_EPOCHS"], theirs["NUM_MINIBATCHES"]) == (
+        config.num_envs, config.num_steps, config.update_epochs, config.num_minibatches)
+    assert theirs["LR"] == config.hparams.learning_rate and theirs["ENV_NAME"] == "CartPole-v1"
+    assert theirs["TOTAL_TIMESTEPS"] == 500_000 and theirs["ANNEAL_LR"] and not theirs["DEBUG"]
+
+    env, params = gymnax.make("CartPole-v1")
+    wrapped = peer.FiveValueStep(env)
+    obs, state = wrapped.reset(jax.random.key(0), params)
+    state = state.replace(time=jnp.asarray(params.max_steps_in_episode - 1))  # the next step truncates
+    out = wrapped.step(jax.random.key(1), state, 0, params)
+    assert len(out) == 5 and bool(out[3])  # done = terminated | truncated
+    assert wrapped.num_actions == env.num_actions  # everything else is the env's

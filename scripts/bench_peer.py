@@ -1,0 +1,184 @@
+"""ppo_jax against PureJaxRL's PPO, side by side in one process (CartPole-v1, same settings).
+
+    python scripts/bench_peer.py --purejaxrl PATH [--populations 1 8] [--rounds 5]
+
+PATH is the `purejaxrl/` folder of a PureJaxRL checkout (the one holding its
+`ppo.py` and `wrappers.py`); nothing of it is copied here. Both libraries
+train the same PPO (PureJaxRL's CartPole settings are ppo_jax's defaults: 4
+envs x 128 steps, 4 epochs x 4 minibatches, lr 2.5e-4 annealed, tanh 64x64
+actor and critic, 5e5 steps). Each is compiled once (compile time recorded),
+run once to warm up, then the timed runs alternate (A B B A ...) so that load
+changes on a shared machine hit both alike. Reported: wall and process-CPU
+seconds per run, medians, and ours / theirs.
+
+Two shims let today's packages run PureJaxRL's file unchanged: its
+`wrappers.py` imports brax and navix at the top (for wrappers a CartPole run
+never uses), so empty stand-in modules are registered when those packages are
+missing; and it expects gymnax's pre-1.0 `step` (obs, state, reward, done,
+info), so `gymnax.make` hands it envs whose `step` returns done = terminated |
+truncated. (It thereby treats truncation as termination, as it always has.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import statistics
+import sys
+import time
+import types
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+import ppo_jax  # noqa: E402
+
+
+class FiveValueStep:
+    """A gymnax >= 1.0 env whose `step` returns the pre-1.0 five values."""
+
+    def __init__(self, env):
+        self._env = env
+
+    def __getattr__(self, name):
+        return getattr(self._env, name)
+
+    def step(self, key, state, action, params=None):
+        obs, state, reward, terminated, truncated, info = self._env.step(key, state, action, params)
+        return obs, state, reward, jnp.logical_or(terminated, truncated), info
+
+
+def _stub_missing(*names: str) -> None:
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            parts = name.split(".")
+            for i in range(1, len(parts) + 1):
+                sys.modules.setdefault(".".join(parts[:i]), types.ModuleType(".".join(parts[:i])))
+    training = sys.modules.get("brax.envs.wrappers.training")
+    for attr in ("EpisodeWrapper", "AutoResetWrapper"):
+        if training is not None and not hasattr(training, attr):
+            setattr(training, attr, object)
+
+
+def import_purejaxrl(path: Path):
+    """PureJaxRL's ppo module from `path` (brax and navix stubbed where missing)."""
+    if not (path / "ppo.py").exists():
+        raise SystemExit(f"--purejaxrl {path}: no ppo.py there; pass the purejaxrl/ folder of a checkout")
+    _stub_missing("brax.envs.wrappers.training", "navix")
+    sys.path.insert(0, str(path))
+    return importlib.import_module("ppo")
+
+
+@contextlib.contextmanager
+def five_value_gymnax():
+    """While active, `gymnax.make` returns `FiveValueStep` envs (PureJaxRL builds its env then)."""
+    import gymnax
+
+    make = gymnax.make
+    gymnax.make = lambda *a, **k: (lambda env, params: (FiveValueStep(env), params))(*make(*a, **k))
+    try:
+        yield
+    finally:
+        gymnax.make = make
+
+
+def purejaxrl_config(config: ppo_jax.PPOConfig) -> dict:
+    hp = config.hparams
+    return {
+        "LR": hp.learning_rate, "NUM_ENVS": config.num_envs, "NUM_STEPS": config.num_steps,
+        "TOTAL_TIMESTEPS": config.total_timesteps, "UPDATE_EPOCHS": config.update_epochs,
+        "NUM_MINIBATCHES": config.num_minibatches, "GAMMA": hp.gamma, "GAE_LAMBDA": hp.gae_lambda,
+        "CLIP_EPS": hp.clip_eps, "ENT_COEF": hp.ent_coef, "VF_COEF": hp.vf_coef,
+        "MAX_GRAD_NORM": hp.max_grad_norm, "ACTIVATION": config.activation,
+        "ENV_NAME": config.env, "ANNEAL_LR": config.anneal_lr, "DEBUG": False,
+    }
+
+
+def programs(ppo_module, config: ppo_jax.PPOConfig, population: int) -> dict:
+    """{"ppo_jax": (fn, args), "purejaxrl": (fn, args)}: jit for one seed, jit of vmap for more."""
+    hparams = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), config.hparams)
+    ours = ppo_jax.make_train(config)
+    with five_value_gymnax():
+        theirs = ppo_module.make_train(purejaxrl_config(config))
+    keys = jax.random.split(jax.random.key(0), population)
+    legacy_keys = jax.random.split(jax.random.PRNGKey(0), population)
+    if population == 1:
+        return {"ppo_jax": (jax.jit(ours), (keys[0], hparams)),
+                "purejaxrl": (jax.jit(theirs), (legacy_keys[0],))}
+    return {"ppo_jax": (jax.jit(jax.vmap(ours, in_axes=(0, None))), (keys, hparams)),
+            "purejaxrl": (jax.jit(jax.vmap(theirs)), (legacy_keys,))}
+
+
+def final_return(name: str, out) -> float:
+    """Mean return of the episodes that ended in the last 10 updates (all agents):
+    a check that both programs really trained."""
+    if name == "ppo_jax":
+        returns = np.asarray(out.metrics["episode_return"])[..., -10:]
+        counts = np.asarray(out.metrics["num_episodes"])[..., -10:]
+        return float(np.nansum(returns * counts) / counts.sum())
+    metrics = out["metrics"]  # PureJaxRL: per-step info, [..., updates, steps, envs]
+    ended = np.asarray(metrics["returned_episode"])[..., -10:, :, :]
+    return float(np.asarray(metrics["returned_episode_returns"])[..., -10:, :, :][ended].mean())
+
+
+def measure(ppo_module, config: ppo_jax.PPOConfig, population: int, rounds: int) -> dict:
+    compiled, compile_s, returns = {}, {}, {}
+    for name, (fn, args) in programs(ppo_module, config, population).items():
+        t0 = time.perf_counter()
+        compiled[name] = (fn.lower(*args).compile(), args)
+        compile_s[name] = time.perf_counter() - t0
+        returns[name] = final_return(name, jax.block_until_ready(compiled[name][0](*args)))  # warm-up
+    wall = {name: [] for name in compiled}
+    cpu = {name: [] for name in compiled}
+    order = list(compiled)
+    for r in range(rounds):
+        for name in order if r % 2 == 0 else order[::-1]:
+            executable, args = compiled[name]
+            t0, c0 = time.perf_counter(), time.process_time()
+            jax.block_until_ready(executable(*args))
+            wall[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+    median = {name: statistics.median(v) for name, v in wall.items()}
+    return {
+        "record": "result", "env": config.env, "population": population, "rounds": rounds,
+        "compile_s": compile_s, "final_return": returns, "run_s": wall, "run_cpu_s": cpu, "median_run_s": median,
+        "ours_over_theirs": median["ppo_jax"] / median["purejaxrl"],
+    }
+
+
+def main(argv=None) -> list[dict]:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--purejaxrl", type=Path, required=True, help="PureJaxRL checkout's purejaxrl/ folder")
+    p.add_argument("--populations", type=int, nargs="+", default=[1, 8])
+    p.add_argument("--rounds", type=int, default=5, help="timed runs of each library, alternating")
+    p.add_argument("--total-timesteps", type=int, default=500_000)
+    p.add_argument("--out", type=Path, default=None, help="append JSON lines here")
+    args = p.parse_args(argv)
+    ppo_module = import_purejaxrl(args.purejaxrl.resolve())
+    config = ppo_jax.PPOConfig(total_timesteps=args.total_timesteps)
+    records = []
+    for population in args.populations:
+        record = measure(ppo_module, config, population, args.rounds)
+        records.append(record)
+        med = record["median_run_s"]
+        print(f"CartPole-v1, {population} agent(s): ppo_jax {med['ppo_jax']:.2f} s, PureJaxRL "
+              f"{med['purejaxrl']:.2f} s (medians of {args.rounds}); ours / theirs = "
+              f"{record['ours_over_theirs']:.3f}; final returns {record['final_return']}", flush=True)
+        if args.out is not None:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            with args.out.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+    return records
+
+
+if __name__ == "__main__":
+    main()

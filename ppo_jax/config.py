@@ -9,6 +9,7 @@ vmapped computation and one compile.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import gymnax
@@ -186,6 +187,12 @@ class PPOConfig:
                 f"PPOConfig: the batch num_envs * num_steps = {self.num_envs} * {self.num_steps}"
                 f" = {self.batch_size} is not divisible by num_minibatches = {self.num_minibatches}"
             )
+        if self.minibatch_size < 2:
+            raise ValueError(
+                f"PPOConfig: a minibatch of {self.minibatch_size} sample (batch {self.batch_size} / "
+                f"num_minibatches {self.num_minibatches}) normalizes every advantage to zero; use "
+                "fewer minibatches or a larger num_envs * num_steps"
+            )
         if self.total_timesteps < self.batch_size:
             raise ValueError(
                 f"PPOConfig.total_timesteps = {self.total_timesteps} is smaller than one batch "
@@ -229,6 +236,30 @@ class PPOConfig:
 STATIC_FIELDS = tuple(f.name for f in dataclasses.fields(PPOConfig) if f.name != "hparams")
 
 
+def _unknown_setting_error(key: str) -> ValueError:
+    hint = (f" ({key!r} is an HParams field: pass hparams=HParams({key}=...), or use "
+            f"config.replace({key}=...) / preset(env, {key}=...))" if key in HPARAM_FIELDS else "")
+    return ValueError(
+        f"unknown setting {key!r}{hint}; valid PPOConfig fields: {', '.join(STATIC_FIELDS)}; "
+        f"valid HParams fields: {', '.join(HPARAM_FIELDS)}"
+    )
+
+
+_dataclass_init = PPOConfig.__init__
+
+
+@functools.wraps(_dataclass_init)
+def _checked_init(self, *args, **kwargs):
+    """The dataclass __init__, after naming any unknown keyword and the valid ones."""
+    for key in kwargs:
+        if key not in STATIC_FIELDS and key != "hparams":
+            raise _unknown_setting_error(key)
+    _dataclass_init(self, *args, **kwargs)
+
+
+PPOConfig.__init__ = _checked_init
+
+
 def _apply_overrides(config: PPOConfig, overrides: dict) -> PPOConfig:
     static, hp = {}, {}
     for key, value in overrides.items():
@@ -237,10 +268,7 @@ def _apply_overrides(config: PPOConfig, overrides: dict) -> PPOConfig:
         elif key in STATIC_FIELDS or key == "hparams":
             static[key] = value
         else:
-            raise ValueError(
-                f"unknown setting {key!r}; valid PPOConfig fields: {', '.join(STATIC_FIELDS)}; "
-                f"valid HParams fields: {', '.join(HPARAM_FIELDS)}"
-            )
+            raise _unknown_setting_error(key)
     hparams = static.pop("hparams", config.hparams)
     if hp:
         hparams = hparams.replace(**hp)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import numpy as np
 
 
@@ -24,10 +25,21 @@ def is_real(value: Any) -> bool:
         value, (bool, np.bool_))
 
 
+def _key_hint(value: Any) -> str:
+    """A hint for the common mistake of passing a PRNG key where an int seed is expected."""
+    dtype = getattr(value, "dtype", None)
+    is_key = dtype is not None and (jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) or (
+        np.dtype(dtype) == np.uint32 and np.shape(value) == (2,)))
+    return (" (a PRNG key: pass the integer it was made from, e.g. seed=0 for jax.random.key(0))"
+            if is_key else "")
+
+
 def check_integer(value: Any, name: str, where: str) -> int:
     """`value` as a Python int; ValueError unless it is an integer."""
     if not is_integer(value):
-        raise ValueError(f"{where}: {name} must be an integer, got {value!r}")
+        hint = _key_hint(value)
+        shown = f"an array of dtype {value.dtype} and shape {np.shape(value)}" if hint else repr(value)
+        raise ValueError(f"{where}: {name} must be an integer, got {shown}{hint}")
     return int(value)
 
 

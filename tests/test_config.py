@@ -207,3 +207,28 @@ def test_dict_round_trip():
     config = preset("Pendulum-v1", hidden_sizes=(32, 16), ent_coef=0.02)
     assert PPOConfig.from_dict(config.to_dict()) == config
 
+
+
+# ------------------------------------------- first-hour mistakes (issue 11) ---
+
+
+def test_an_hparams_field_given_to_ppoconfig_points_at_hparams():
+    with pytest.raises(ValueError, match=r"'learning_rate' is an HParams field.*hparams=HParams"):
+        PPOConfig(learning_rate=1e-3)
+    with pytest.raises(ValueError, match=r"unknown setting 'num_env'; valid PPOConfig fields: env, "):
+        PPOConfig(num_env=4)
+
+
+def test_a_one_sample_minibatch_is_rejected():
+    with pytest.raises(ValueError, match="minibatch of 1 sample.*normalizes every advantage to zero"):
+        PPOConfig(num_envs=1, num_steps=4, num_minibatches=4, total_timesteps=8)
+    assert PPOConfig(num_envs=1, num_steps=4, num_minibatches=2, total_timesteps=8).minibatch_size == 2
+
+
+@pytest.mark.parametrize("make_key", [lambda: __import__("jax").random.key(0),
+                                      lambda: __import__("jax").random.PRNGKey(0)], ids=["typed", "legacy"])
+def test_a_prng_key_passed_as_seed_is_named(make_key):
+    import ppo_jax
+
+    with pytest.raises(ValueError, match=r"seed must be an integer.*a PRNG key: pass the integer"):
+        ppo_jax.train_seeds(PPOConfig(), num_seeds=2, seed=make_key())

@@ -130,12 +130,9 @@ def ppo_iteration(state: TrainState, _, *, ctx: AgentContext, hparams: HParams):
         normalize_observations=config.normalize_observations,
         normalize_rewards=config.normalize_rewards,
     )
+    value_fn = functools.partial(network.apply, state.params, method=ActorCritic.value)
     last_obs = observe(rollout_carry.obs_stats, rollout_carry.obs, config.normalize_observations)
-    next_values = bootstrap_values(
-        traj,
-        network.apply(state.params, last_obs, method=ActorCritic.value),
-        functools.partial(network.apply, state.params, method=ActorCritic.value),
-    )
+    next_values = bootstrap_values(traj, value_fn(last_obs), value_fn)
     advantages, targets = compute_gae(
         traj.reward, traj.value, next_values, traj.terminated, traj.done,
         hparams.gamma, hparams.gae_lambda,

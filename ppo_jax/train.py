@@ -38,6 +38,8 @@ def init_state(ctx: AgentContext, key: jax.Array, hparams: HParams) -> TrainStat
     params = init_params(ctx.network, net_key, ctx.adapter.spec.obs_dim)
     obs, env_state = jax.vmap(ctx.adapter.reset)(jax.random.split(env_key, config.num_envs))
     return TrainState(
+        env_name=ctx.adapter.env_name,
+        custom_env=ctx.adapter.custom,
         params=params,
         opt_state=init_optimizer_state(params, hparams.max_grad_norm),
         obs_stats=init_running_stats((ctx.adapter.spec.obs_dim,)),
@@ -177,7 +179,7 @@ def ppo_iteration(state: TrainState, _, *, ctx: AgentContext, hparams: HParams):
         "kl_coef": state.kl_coef,
         "kl_after_update": kl_after_update,
     }
-    new_state = TrainState(
+    new_state = state.replace(
         params=params,
         opt_state=opt_state,
         obs_stats=rollout_carry.obs_stats,
@@ -285,6 +287,8 @@ def make_trainer(config: PPOConfig, env=None, env_params=None, progress=None) ->
         num_updates = check_num_updates(config.num_updates if num_updates is None else num_updates,
                                         config)
         check_schedule(state, num_updates, config)
+        # The state records the env it is trained on (a static field).
+        state = state.replace(env_name=ctx.adapter.env_name, custom_env=ctx.adapter.custom)
         return scan(state, hparams, num_updates=num_updates)
 
     return Trainer(init, run)

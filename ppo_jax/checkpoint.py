@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ppo_jax.config import PPOConfig
+from ppo_jax.context import check_agent_fits, make_context
 from ppo_jax.types import TrainState
 
 FORMAT = "ppo_jax.checkpoint"
@@ -98,17 +99,26 @@ def save(path: str | os.PathLike, config: PPOConfig, state: TrainState, *,
       config: the `PPOConfig` the state was trained with.
       state: a `TrainState`, leaves unbatched or with leading batch axes.
       metadata: JSON-serializable extras kept beside the config (see `checkpoint_info`).
+
+    Raises:
+      ValueError: before anything is written, when `state` was not trained on
+        `config`'s env and network (both envs and the differing arrays are
+        named). A state trained on a custom env (`env=`) is saved with that
+        env's class name recorded; `load` then asks for `env=`.
     """
     if not isinstance(config, PPOConfig):
         raise TypeError(f"save: config must be a PPOConfig, got {type(config).__name__}")
     if not isinstance(state, TrainState):
         raise TypeError(f"save: state must be a TrainState, got {type(state).__name__}")
+    if not state.custom_env:  # a custom env's shapes are unknown without its instance
+        check_agent_fits(make_context(config), state, "save")
     ocp = _ocp()
     batch_shape = tuple(np.shape(state.update_step))
     meta = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
-        "config": config.to_dict(),
+        # custom_env: the class name of a user-supplied env the state was trained on.
+        "config": {**config.to_dict(), "custom_env": state.env_name if state.custom_env else None},
         "batch_shape": list(batch_shape),
         "update_step": int(np.max(np.asarray(state.update_step))),
         "metadata": metadata or {},
@@ -170,7 +180,8 @@ def checkpoint_info(path: str | os.PathLike) -> dict:
 
     Returns a dict: `config` (a PPOConfig), `batch_shape` (tuple: () for one
     agent, (num_seeds,) for a population), `update_step` (int), `metadata`
-    (the dict given to `save`), `step` (the orbax step number).
+    (the dict given to `save`), `step` (the orbax step number), `custom_env`
+    (the class name of the user-supplied env it was trained on, or None).
     """
     path = os.fspath(path)
     mngr, step = _open(path)
@@ -184,12 +195,20 @@ def checkpoint_info(path: str | os.PathLike) -> dict:
         "update_step": meta["update_step"],
         "metadata": meta.get("metadata", {}),
         "step": step,
+        "custom_env": _custom_env(meta),
     }
 
 
+def _custom_env(meta: dict) -> str | None:
+    """The class name of the custom env a checkpoint was trained on (None: config.env;
+    checkpoints written before this was recorded have no entry)."""
+    return meta["config"].get("custom_env")
+
+
 def _config_from(meta: dict, path) -> PPOConfig:
+    data = {k: v for k, v in meta["config"].items() if k != "custom_env"}
     try:
-        return PPOConfig.from_dict(meta["config"])
+        return PPOConfig.from_dict(data)
     except Exception as err:
         raise CheckpointError(f"checkpoint {path!r}: its stored config is not valid: {err}") from err
 
@@ -234,7 +253,8 @@ def load(path: str | os.PathLike, config: PPOConfig | None = None, *, env=None,
         hidden_sizes, activation and normalize_observations (other fields, e.g.
         total_timesteps or hyperparameters, may differ).
       env, env_params: the gymnax env instance the state was trained on, when
-        it was not `config.env` (custom envs).
+        it was not `config.env` (custom envs). A checkpoint of a custom-env
+        agent records the env's class name and cannot load without `env=`.
 
     Raises:
       CheckpointError: the folder is missing, holds no complete checkpoint, is
@@ -246,6 +266,12 @@ def load(path: str | os.PathLike, config: PPOConfig | None = None, *, env=None,
     try:
         meta = _read_meta(mngr, step, path)
         stored_config = _config_from(meta, path)
+        custom = _custom_env(meta)
+        if custom is not None and env is None:
+            raise CheckpointError(
+                f"checkpoint {path!r}: this agent was trained on a custom env {custom}; pass "
+                f"env={custom}(...) (and env_params=..., if it was trained with non-default ones)"
+            )
         if config is not None:
             _check_agent_fields(stored_config, config, path)
         target = abstract_state(config or stored_config, tuple(meta["batch_shape"]), env, env_params)

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any
+import os
+import sys
+import warnings
+from typing import Any, Union
 
 import gymnax
+import jax
+import jax.numpy as jnp
 import numpy as np
-from flax import struct
 
-from ppo_jax.validation import check_bool, check_positive_int, is_integer
+from ppo_jax.validation import check_bool, check_positive_int, is_integer, is_real
 
 OBJECTIVES = ("clip", "none", "kl_penalty", "adaptive_kl")
 ACTIVATIONS = ("tanh", "relu", "gelu", "silu", "elu")
@@ -25,9 +29,25 @@ ACTIVATIONS = ("tanh", "relu", "gelu", "silu", "elu")
 _NEEDS_DOWNLOAD = ("MNISTBandit-bsuite",)
 
 
-@struct.dataclass
+HParamValue = Union[float, jax.Array, np.ndarray]
+"""A hyperparameter: a Python or numpy float (or int), or an array (a batch of values);
+a tracer inside jit/vmap."""
+
+
+@dataclasses.dataclass(frozen=True)
 class HParams:
     """Traced hyperparameters: every field may be a scalar or a batched array.
+
+    A pytree (its fields are the leaves), so a grid over any field is one
+    vmapped computation. Built with concrete values (`HParams(gamma=5.0)`,
+    `.replace(...)`), it is checked at once by `validate_hparams`, the check
+    `PPOConfig` uses: a string, a bool or an out-of-range value raises a
+    ValueError naming the field and its valid range. Tracers are not checked
+    (their values are checked where they come from), and neither is an
+    `HParams` with a None field, which is a `jax.vmap` `in_axes` spec rather
+    than hyperparameters. JAX rebuilding the pytree (`jax.tree.map`, jit,
+    vmap, grad) skips the check; `train`, `Trainer.init` and `Trainer.run`
+    check concrete values again before compiling.
 
     Attributes:
       learning_rate: Adam step size (start value when `anneal_lr`).
@@ -43,20 +63,45 @@ class HParams:
       early_stop_kl: approximate KL past which the rest of an update is skipped.
     """
 
-    learning_rate: Any = 2.5e-4
-    gamma: Any = 0.99
-    gae_lambda: Any = 0.95
-    clip_eps: Any = 0.2
-    ent_coef: Any = 0.01
-    vf_coef: Any = 0.5
-    max_grad_norm: Any = 0.5
-    kl_coef: Any = 1.0
-    kl_target: Any = 0.01
-    dual_clip_coef: Any = 3.0
-    early_stop_kl: Any = 0.02
+    learning_rate: HParamValue = 2.5e-4
+    gamma: HParamValue = 0.99
+    gae_lambda: HParamValue = 0.95
+    clip_eps: HParamValue = 0.2
+    ent_coef: HParamValue = 0.01
+    vf_coef: HParamValue = 0.5
+    max_grad_norm: HParamValue = 0.5
+    kl_coef: HParamValue = 1.0
+    kl_target: HParamValue = 0.01
+    dual_clip_coef: HParamValue = 3.0
+    early_stop_kl: HParamValue = 0.02
+
+    def __post_init__(self):
+        if any(getattr(self, name) is None for name in HPARAM_FIELDS):
+            return  # an in_axes spec such as HParams(learning_rate=0, gamma=None, ...)
+        validate_hparams(self)
+
+    def replace(self, **changes) -> "HParams":
+        """A copy with some fields changed (checked like a new `HParams`)."""
+        return dataclasses.replace(self, **changes)
 
 
 HPARAM_FIELDS = tuple(f.name for f in dataclasses.fields(HParams))
+
+
+def _flatten_hparams(hparams: HParams):
+    return [(jax.tree_util.GetAttrKey(name), getattr(hparams, name)) for name in HPARAM_FIELDS], None
+
+
+def _unflatten_hparams(_, leaves) -> HParams:
+    """Rebuilds without __init__: JAX fills pytrees with tracers, placeholders,
+    gradients or axis numbers that are not hyperparameter values."""
+    hparams = object.__new__(HParams)
+    for name, leaf in zip(HPARAM_FIELDS, leaves):
+        object.__setattr__(hparams, name, leaf)
+    return hparams
+
+
+jax.tree_util.register_pytree_with_keys(HParams, _flatten_hparams, _unflatten_hparams)
 
 # (lower, upper, lower inclusive, upper inclusive); None = unbounded.
 _HPARAM_BOUNDS = {
@@ -80,19 +125,43 @@ def _describe_bounds(lo, hi, lo_inc, hi_inc) -> str:
     return f"{left}{lo}, {'inf' if hi is None else hi}{right}"
 
 
-def validate_hparams(hparams: HParams) -> None:
-    """Raises ValueError naming the first field whose value is out of range.
+def _concrete_numbers(name: str, value: Any) -> np.ndarray | None:
+    """`value` as a float64 array; None when it has no value to check before
+    tracing (a tracer, an array spread over other processes, a placeholder).
 
+    Raises ValueError for what is concrete but not a number: strings, bools
+    (True is not a learning rate), lists, arrays of another dtype.
+    """
+    if isinstance(value, (str, bytes, bool, np.bool_)) or type(value) in (list, tuple):
+        hint = " (a batch of values is an array: jnp.asarray([...]))" if isinstance(
+            value, (list, tuple)) else ""
+        raise ValueError(
+            f"HParams.{name} must be a number, got {value!r} ({type(value).__name__}){hint}")
+    if isinstance(value, jax.core.Tracer):
+        return None
+    if isinstance(value, jax.Array) and not value.is_fully_addressable:
+        return None
+    if not (is_real(value) or isinstance(value, (np.ndarray, np.generic, jax.Array))):
+        return None
+    arr = np.asarray(value)
+    if not (jnp.issubdtype(arr.dtype, jnp.integer) or jnp.issubdtype(arr.dtype, jnp.floating)):
+        raise ValueError(f"HParams.{name} must be a number, got an array of dtype {arr.dtype}")
+    return arr.astype(np.float64)
+
+
+def validate_hparams(hparams: HParams) -> None:
+    """Raises ValueError naming the first field whose value is not a number in range.
+
+    The one check of hyperparameter values: `HParams` construction,
+    `PPOConfig`, `train`, `Trainer.init`/`run` and `train_seeds` all call it.
     Works on scalars and on batched (grid) values; every element is checked.
-    Traced values (inside jit) cannot be checked and are skipped.
+    Traced values (inside jit or vmap) cannot be checked and are skipped.
     """
     if not isinstance(hparams, HParams):
         raise TypeError(f"hparams must be a ppo_jax.HParams, got {type(hparams).__name__}")
     for name, (lo, hi, lo_inc, hi_inc) in _HPARAM_BOUNDS.items():
-        value = getattr(hparams, name)
-        try:
-            arr = np.asarray(value, dtype=np.float64)
-        except Exception:  # a tracer: nothing to check before tracing
+        arr = _concrete_numbers(name, getattr(hparams, name))
+        if arr is None:
             continue
         ok = np.isfinite(arr)
         ok &= (arr >= lo) if lo_inc else (arr > lo)
@@ -102,7 +171,7 @@ def validate_hparams(hparams: HParams) -> None:
             bad = arr[~ok] if arr.ndim else arr
             raise ValueError(
                 f"HParams.{name} must be in {_describe_bounds(lo, hi, lo_inc, hi_inc)}, "
-                f"got {np.ravel(bad)[0]!r}"
+                f"got {float(np.ravel(bad)[0])!r}"
             )
 
 
@@ -118,7 +187,7 @@ class PPOConfig:
     Attributes:
       env: gymnax env id (see `ppo_jax.available_envs()`); ignored when an env
         instance is passed to `make_train(..., env=...)`.
-      total_timesteps: env steps per agent; rounded down to whole updates.
+      total_timesteps: env steps per agent; rounded down to whole updates (warns if so).
       num_envs: parallel envs per agent.
       num_steps: rollout length per env and update.
       num_minibatches: minibatches per epoch; must divide num_envs * num_steps.
@@ -136,7 +205,7 @@ class PPOConfig:
     """
 
     env: str = "CartPole-v1"
-    total_timesteps: int = 500_000
+    total_timesteps: int = 499_712  # about 500k: 976 updates of 4 * 128, exactly
     num_envs: int = 4
     num_steps: int = 128
     num_minibatches: int = 4
@@ -198,6 +267,8 @@ class PPOConfig:
                 f"PPOConfig.total_timesteps = {self.total_timesteps} is smaller than one batch "
                 f"(num_envs * num_steps = {self.batch_size})"
             )
+        if self.total_timesteps % self.batch_size:
+            warnings.warn(_rounding_message(self), UserWarning, stacklevel=_user_stacklevel())
         validate_hparams(self.hparams)
 
     @property
@@ -213,6 +284,18 @@ class PPOConfig:
     def num_updates(self) -> int:
         """Updates in a full run: total_timesteps // batch_size."""
         return self.total_timesteps // self.batch_size
+
+    @property
+    def steps_run(self) -> int:
+        """Env steps a full run takes per agent: num_updates * batch_size (<= total_timesteps)."""
+        return self.num_updates * self.batch_size
+
+    def __repr__(self) -> str:
+        # The dataclass repr, with the steps that will really run beside total_timesteps.
+        fields = [f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)]
+        fields[1] += (f" (runs {self.steps_run}: {self.num_updates} update"
+                      f"{'s' if self.num_updates != 1 else ''} x {self.batch_size})")
+        return f"PPOConfig({', '.join(fields)})"
 
     def replace(self, **changes) -> "PPOConfig":
         """A copy with some fields changed (static fields or HParams fields)."""
@@ -231,6 +314,34 @@ class PPOConfig:
         hp = HParams(**data.pop("hparams", {}))
         data["hidden_sizes"] = tuple(data.get("hidden_sizes", (64, 64)))
         return cls(**data, hparams=hp)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _user_stacklevel() -> int:
+    """The `stacklevel` that points a warning at the caller's code: the first frame
+    outside ppo_jax, `dataclasses` and the __init__ dataclasses generate."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None:
+        path, name = frame.f_code.co_filename, frame.f_code.co_name
+        internal = (path.startswith(_PACKAGE_DIR) or path == dataclasses.__file__
+                    or (path == "<string>" and name == "__init__"))
+        if not internal:
+            return level
+        frame, level = frame.f_back, level + 1
+    return 1
+
+
+def _rounding_message(config: PPOConfig) -> str:
+    updates = config.num_updates
+    return (
+        f"PPOConfig.total_timesteps = {config.total_timesteps} is not a multiple of the batch "
+        f"num_envs * num_steps = {config.num_envs} * {config.num_steps} = {config.batch_size}: "
+        f"{updates} update{'s' if updates != 1 else ''} = {config.steps_run} env steps will run "
+        f"({config.total_timesteps - config.steps_run} fewer); pass total_timesteps="
+        f"{config.steps_run} or {config.steps_run + config.batch_size} to silence this"
+    )
 
 
 STATIC_FIELDS = tuple(f.name for f in dataclasses.fields(PPOConfig) if f.name != "hparams")
@@ -279,18 +390,20 @@ def _apply_overrides(config: PPOConfig, overrides: dict) -> PPOConfig:
 # reaches is measured by tests/test_learning.py and stated in the README.
 _PRESETS: dict[str, tuple[dict, dict]] = {
     # The defaults: 500 on every seed from about 350k steps.
-    "CartPole-v1": (dict(total_timesteps=500_000), dict()),
+    # Budgets are whole updates (976 x 512 and 488 x 1024 = 499,712; 97 x 2048 =
+    # 198,656), the steps that 500k and 200k always ran, so no rounding warning.
+    "CartPole-v1": (dict(total_timesteps=499_712), dict()),
     # About -83 from 300k steps on (gymnax reference: about -80 at 500k).
     # ent_coef 0 learns more slowly and ends no better.
     "Acrobot-v1": (
-        dict(total_timesteps=500_000, num_envs=8, num_steps=128, normalize_observations=True),
+        dict(total_timesteps=499_712, num_envs=8, num_steps=128, normalize_observations=True),
         dict(learning_rate=1e-3, ent_coef=0.01),
     ),
     # About -165 at 200k steps. Batches of 16 x 128 (twice the updates of
     # 16 x 256 for the same data) swing up sooner and never stalled in 28
     # seeds; gamma 0.9 ends near -185.
     "Pendulum-v1": (
-        dict(total_timesteps=200_000, num_envs=16, num_steps=128, num_minibatches=8,
+        dict(total_timesteps=198_656, num_envs=16, num_steps=128, num_minibatches=8,
              update_epochs=10, normalize_observations=True, normalize_rewards=True,
              clip_value_loss=False),
         dict(learning_rate=1e-3, gamma=0.95, gae_lambda=0.95, ent_coef=0.0, max_grad_norm=0.5),

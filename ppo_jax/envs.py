@@ -93,9 +93,12 @@ class GymnaxAdapter:
     flattened to float32 vectors (MinAtar images included).
     """
 
-    def __init__(self, env, env_params):
+    def __init__(self, env, env_params, env_name: str | None = None):
         self.env = env
         self.env_params = env_params
+        # How states record their env: the gymnax id, or a user-supplied instance's class name.
+        self.custom = env_name is None
+        self.env_name = type(env).__name__ if env_name is None else env_name
         obs_space = env.observation_space(env_params)
         act_space = env.action_space(env_params)
         if not _space_is_supported(obs_space) or not _space_is_supported(act_space):
@@ -117,6 +120,24 @@ class GymnaxAdapter:
             high = np.broadcast_to(np.asarray(act_space.high, np.float32), shape).reshape(dim)
             self.spec = EnvSpec(obs_dim=obs_dim, action_size=dim, action_low=low, action_high=high)
         self._action_shape = tuple(act_space.shape)
+
+    @property
+    def obs_shape(self) -> tuple:
+        """The shape of one raw observation (() for a Discrete observation space)."""
+        return tuple(getattr(self._obs_space, "shape", None) or ())
+
+    def batch_shape(self, obs, where: str) -> tuple:
+        """The leading (batch) axes of raw observations `obs`: () for a single one.
+
+        Raises ValueError when `obs` does not end in the observation shape.
+        """
+        shape, single = tuple(jnp.shape(obs)), self.obs_shape
+        if len(shape) < len(single) or shape[len(shape) - len(single):] != single:
+            raise ValueError(
+                f"{where}: an observation of {self.env_name} has shape {single}, so obs must have "
+                f"shape {single} or [batch, ...] + {single}; got {shape}"
+            )
+        return shape[:len(shape) - len(single)]
 
     def flatten_obs(self, obs) -> jax.Array:
         """Raw gymnax observation -> float32 [obs_dim]."""
@@ -167,6 +188,7 @@ def make_env(env_id: str, env=None, env_params=None) -> GymnaxAdapter:
     """The adapter for `env` (a gymnax Environment) or, if None, for `env_id`."""
     if env is None:
         env, default_params = gymnax.make(env_id)
+        name = env_id
     else:
-        default_params = env.default_params
-    return GymnaxAdapter(env, default_params if env_params is None else env_params)
+        default_params, name = env.default_params, None  # user-supplied: named by its class
+    return GymnaxAdapter(env, default_params if env_params is None else env_params, name)

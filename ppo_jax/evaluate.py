@@ -6,6 +6,7 @@ frozen (evaluation never updates them).
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import jax
@@ -13,7 +14,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from ppo_jax.config import PPOConfig
-from ppo_jax.context import AgentContext, make_context
+from ppo_jax.context import AgentContext, check_agent_fits, make_context
 from ppo_jax.envs import LogState
 from ppo_jax.networks import ActorCritic, draw_policy_noise, greedy_action, sample_from_noise
 from ppo_jax.normalize import observe
@@ -45,32 +46,62 @@ def _select_action(ctx: AgentContext, state: TrainState, flat_obs: jax.Array, ke
     return sample_from_noise(dist_params, noise)
 
 
+def agent_context(config: PPOConfig, state: TrainState, env, env_params, where: str) -> AgentContext:
+    """The context of one agent, after checking that `state` is one agent made for it."""
+    _check_single_agent(state)
+    ctx = make_context(config, env, env_params)
+    check_agent_fits(ctx, state, where)
+    return ctx
+
+
+def _over_batch(fn: Callable, batch_shape: tuple, key: jax.Array | None, obs):
+    """`fn(key, one_obs)` over the leading `batch_shape` axes of `obs` (keys split per observation)."""
+    if not batch_shape:
+        return fn(key, obs)
+    size = math.prod(batch_shape)
+    flat = jnp.reshape(obs, (size,) + jnp.shape(obs)[len(batch_shape):])
+    keys = None if key is None else jax.random.split(key, size)
+    out = jax.vmap(fn, in_axes=(None if key is None else 0, 0))(keys, flat)
+    return jnp.reshape(out, batch_shape + out.shape[1:])
+
+
 def make_policy(
     config: PPOConfig, state: TrainState, deterministic: bool = False, env=None, env_params=None
 ) -> Callable[[jax.Array, jax.Array], jax.Array]:
-    """act(key, obs) -> action for one raw gymnax observation (vmap for batches).
+    """act(key, obs) -> action, for one raw gymnax observation or a batch of them.
 
-    Deterministic: argmax (Discrete) or the Gaussian mean; Box actions are
-    clipped to the action space, as the env receives them.
+    `obs` is one observation (the env's observation shape) or a batch
+    [B, ...] (any leading axes): the result is one action, or [B, ...]
+    actions; with a batch, observation i is acted on with the key
+    jax.random.split(key, B)[i]. Deterministic: argmax (Discrete) or the
+    Gaussian mean; Box actions are clipped to the action space, as the env
+    receives them.
+
+    Raises ValueError (before compiling) when `state` is a population, or was
+    not trained on this config's env and network (both envs are named).
     """
-    _check_single_agent(state)
-    ctx = make_context(config, env, env_params)
+    ctx = agent_context(config, state, env, env_params, "make_policy")
 
-    def act(key: jax.Array, obs) -> jax.Array:
+    def act_one(key: jax.Array, obs) -> jax.Array:
         action = _select_action(ctx, state, ctx.adapter.flatten_obs(obs), key, deterministic)
         return ctx.adapter.env_action(action)
+
+    def act(key: jax.Array, obs) -> jax.Array:
+        return _over_batch(act_one, ctx.adapter.batch_shape(obs, "act"), key, obs)
 
     return act
 
 
 def make_value_fn(config: PPOConfig, state: TrainState, env=None, env_params=None) -> Callable:
-    """value(obs) -> V(obs) for one raw gymnax observation (vmap for batches)."""
-    _check_single_agent(state)
-    ctx = make_context(config, env, env_params)
+    """value(obs) -> V(obs), for one raw gymnax observation ([]) or a batch of them ([B, ...])."""
+    ctx = agent_context(config, state, env, env_params, "make_value_fn")
 
-    def value(obs) -> jax.Array:
+    def value_one(_, obs) -> jax.Array:
         return ctx.network.apply(state.params, _network_input(ctx, state, ctx.adapter.flatten_obs(obs)),
                                  method=ActorCritic.value)
+
+    def value(obs) -> jax.Array:
+        return _over_batch(value_one, ctx.adapter.batch_shape(obs, "value"), None, obs)
 
     return value
 
@@ -114,9 +145,10 @@ def evaluate(
 
     Jittable (jit it with config, num_episodes, deterministic, env static);
     episodes run in parallel and each ends at termination or truncation.
+    Raises ValueError (before compiling) when `state` was not trained on this
+    config's env and network.
     """
-    _check_single_agent(state)
     num_episodes = check_positive_int(num_episodes, "num_episodes", "evaluate")
-    ctx = make_context(config, env, env_params)
+    ctx = agent_context(config, state, env, env_params, "evaluate")
     keys = jax.random.split(key, num_episodes)
     return jax.vmap(lambda k: _run_episode(k, ctx=ctx, state=state, deterministic=deterministic))(keys)

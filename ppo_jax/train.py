@@ -8,6 +8,7 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ppo_jax.config import HParams, PPOConfig, validate_hparams
 from ppo_jax.context import AgentContext, make_context
@@ -37,6 +38,8 @@ def init_state(ctx: AgentContext, key: jax.Array, hparams: HParams) -> TrainStat
     params = init_params(ctx.network, net_key, ctx.adapter.spec.obs_dim)
     obs, env_state = jax.vmap(ctx.adapter.reset)(jax.random.split(env_key, config.num_envs))
     return TrainState(
+        env_name=ctx.adapter.env_name,
+        custom_env=ctx.adapter.custom,
         params=params,
         opt_state=init_optimizer_state(params, hparams.max_grad_norm),
         obs_stats=init_running_stats((ctx.adapter.spec.obs_dim,)),
@@ -50,7 +53,16 @@ def init_state(ctx: AgentContext, key: jax.Array, hparams: HParams) -> TrainStat
 
 
 def learning_rate_at(config: PPOConfig, hparams: HParams, update_step: jax.Array) -> jax.Array:
-    """Linear annealing to 0 over config.num_updates (constant within an update)."""
+    """The rate of update `u` (0-based), constant within an update: with `anneal_lr`,
+    lr * max(1 - u / N, 0) with N = config.num_updates, else lr.
+
+    The schedule is a function of the update count and the config's budget only.
+    Extending a run (its state continued by a trainer for config.replace(
+    total_timesteps=larger)) re-plans it over the new N: from the next update u
+    on, the rate is lr * (1 - u / N_new), as if the run had been planned with
+    the larger budget from the start; it steps up at the resume point and
+    reaches 0 at the new end.
+    """
     lr = jnp.asarray(hparams.learning_rate, jnp.float32)
     if not config.anneal_lr:
         return lr
@@ -167,7 +179,7 @@ def ppo_iteration(state: TrainState, _, *, ctx: AgentContext, hparams: HParams):
         "kl_coef": state.kl_coef,
         "kl_after_update": kl_after_update,
     }
-    new_state = TrainState(
+    new_state = state.replace(
         params=params,
         opt_state=opt_state,
         obs_stats=rollout_carry.obs_stats,
@@ -186,10 +198,64 @@ class Trainer(NamedTuple):
 
     init(key, hparams) -> TrainState
     run(state, hparams, num_updates) -> (TrainState, metrics: dict of [num_updates])
+
+    `run` is already jitted, with `num_updates` static: call it directly (one
+    compile per distinct count), or inside your own jit/vmap with the count a
+    Python int (`jax.jit(trainer.run, static_argnums=2)`).
     """
 
     init: Callable
     run: Callable
+
+
+def run_updates(state: TrainState, hparams: HParams, num_updates: int, *, ctx: AgentContext,
+                hook) -> tuple[TrainState, dict]:
+    """`num_updates` PPO iterations in one scan: the jitted core of `Trainer.run`."""
+    body = functools.partial(ppo_iteration, ctx=ctx, hparams=hparams)
+    if hook is not None:
+        body = with_progress(body, hook, ctx.config.num_updates)
+    return jax.lax.scan(body, state, None, length=num_updates)
+
+
+def check_num_updates(num_updates, config: PPOConfig) -> int:
+    """`num_updates` as a Python int; clear errors for a traced count or one past the schedule."""
+    if isinstance(num_updates, jax.core.Tracer):
+        raise TypeError(
+            "Trainer.run: num_updates is traced, but it fixes the length of the update loop, so it "
+            "must be a Python int: call trainer.run(state, hparams, n) directly (it is already "
+            "jitted with num_updates static), or jit it with jax.jit(trainer.run, static_argnums=2) "
+            "/ static_argnames='num_updates'"
+        )
+    num_updates = check_integer(num_updates, "num_updates", "Trainer.run")
+    if num_updates < 0:
+        raise ValueError(f"Trainer.run: num_updates must be >= 0, got {num_updates}")
+    if config.anneal_lr and num_updates > config.num_updates:
+        raise ValueError(_past_schedule_message(config, 0, num_updates))
+    return num_updates
+
+
+def check_schedule(state: TrainState, num_updates: int, config: PPOConfig) -> None:
+    """With `anneal_lr`, refuses updates past config.num_updates (where the rate is 0).
+
+    Checked when the state's update count is concrete (a call outside jit/vmap).
+    """
+    if not config.anneal_lr or isinstance(state.update_step, jax.core.Tracer):
+        return
+    done = int(np.max(np.asarray(state.update_step)))
+    if done + num_updates > config.num_updates:
+        raise ValueError(_past_schedule_message(config, done, num_updates))
+
+
+def _past_schedule_message(config: PPOConfig, done: int, num_updates: int) -> str:
+    needed = (done + num_updates) * config.batch_size
+    return (
+        f"Trainer.run: {num_updates} updates from update {done} pass the end of the learning-rate "
+        f"schedule (config.num_updates = {config.num_updates} for total_timesteps = "
+        f"{config.total_timesteps}), after which the annealed rate is 0. To extend the run, make "
+        f"a trainer for the larger budget: ppo_jax.make_trainer(config.replace(total_timesteps="
+        f"{needed})); the rate then anneals over the new total (lr * (1 - update / new "
+        f"num_updates), see learning_rate_at). Or set anneal_lr=False for a constant rate."
+    )
 
 
 def make_trainer(config: PPOConfig, env=None, env_params=None, progress=None) -> Trainer:
@@ -197,23 +263,33 @@ def make_trainer(config: PPOConfig, env=None, env_params=None, progress=None) ->
 
     Running N updates and then M more equals running N + M at once: the
     learning-rate schedule, normalizers and all keys live in the state.
+    `run` is jitted with `num_updates` static. With `anneal_lr`, a run may not
+    go past `config.num_updates` (the rate would be 0 there): extend a run by
+    continuing its state with `make_trainer(config.replace(total_timesteps=
+    larger))` (see `learning_rate_at` for the schedule that then applies).
+    Concrete `hparams` are checked (`validate_hparams`) before compiling.
     `progress`: None/False (off, no callback compiled), True (a tqdm bar) or a
     hook taking a `ppo_jax.ProgressReport`, called once per update for the
     whole vmapped population (see `ppo_jax.progress`).
     """
     ctx = make_context(config, env, env_params)
-    hook = resolve_progress(progress)
+    scan = jax.jit(functools.partial(run_updates, ctx=ctx, hook=resolve_progress(progress)),
+                   static_argnames="num_updates")
 
     def init(key: jax.Array, hparams: HParams | None = None) -> TrainState:
-        return init_state(ctx, key, config.hparams if hparams is None else hparams)
+        hparams = config.hparams if hparams is None else hparams
+        validate_hparams(hparams)
+        return init_state(ctx, key, hparams)
 
     def run(state: TrainState, hparams: HParams | None = None, num_updates: int | None = None):
         hparams = config.hparams if hparams is None else hparams
-        num_updates = config.num_updates if num_updates is None else num_updates
-        body = functools.partial(ppo_iteration, ctx=ctx, hparams=hparams)
-        if hook is not None:
-            body = with_progress(body, hook, config.num_updates)
-        return jax.lax.scan(body, state, None, length=num_updates)
+        validate_hparams(hparams)
+        num_updates = check_num_updates(config.num_updates if num_updates is None else num_updates,
+                                        config)
+        check_schedule(state, num_updates, config)
+        # The state records the env it is trained on (a static field).
+        state = state.replace(env_name=ctx.adapter.env_name, custom_env=ctx.adapter.custom)
+        return scan(state, hparams, num_updates=num_updates)
 
     return Trainer(init, run)
 

@@ -60,6 +60,10 @@ class TrainState:
     env_state: LogState, leaves [B, ...]; obs: float32 [B, D] raw observation.
     key: PRNG key; update_step: int32 [] updates done so far.
     kl_coef: float32 [] current KL-penalty beta (adaptive objective).
+    env_name, custom_env: static (not arrays): the env the state was made for
+      or last trained on: its gymnax id, or the class name of a user-supplied
+      env instance (`custom_env` True); env_name None when unknown (a state
+      built by hand). `make_policy`, `evaluate` and `save` check them.
     """
 
     params: Any
@@ -71,6 +75,8 @@ class TrainState:
     key: jax.Array
     update_step: jax.Array
     kl_coef: jax.Array
+    env_name: str | None = struct.field(pytree_node=False, default=None)
+    custom_env: bool = struct.field(pytree_node=False, default=False)
 
 
 @struct.dataclass

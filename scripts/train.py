@@ -3,6 +3,7 @@
     python scripts/train.py --env CartPole-v1 --num-seeds 16 --out runs/cartpole
     python scripts/train.py --env Pendulum-v1 --learning-rate 3e-4 --checkpoint-every 100
     python scripts/train.py --resume runs/cartpole            # continue from the checkpoint
+    python scripts/train.py --resume runs/cartpole --total-timesteps 1000000   # extend the run
     python scripts/train.py --env Acrobot-v1 --help           # every flag, with Acrobot's defaults
 
 Every `PPOConfig` and `HParams` field is a flag. Defaults are the env's
@@ -73,7 +74,8 @@ def build_args_class(defaults: ppo_jax.PPOConfig, preset_note: str, num_seeds: i
         ("out", *_flag(Optional[str], None, "output folder", metavar="DIR",
                        help_behavior_hint="(default: runs/<env>)")),
         ("resume", *_flag(Optional[str], None, "continue the run in DIR from its checkpoint (its "
-                          "config is kept; config flags must match it)", metavar="DIR")),
+                          "config is kept; config flags must match it, except a larger "
+                          "--total-timesteps, which extends the run)", metavar="DIR")),
         ("checkpoint_every", *_flag(int, 0, "save a checkpoint (and metrics) every N updates; 0: "
                                     "only at the end", metavar="N")),
         ("max_updates", *_flag(Optional[int], None, "stop after N updates in this invocation (a "
@@ -223,7 +225,8 @@ def load_resume(out: str, run: dict):
 def _check_resume_flags(args, saved: ppo_jax.PPOConfig, run_info: dict) -> None:
     """Flags default to the saved run's values under --resume: any difference was typed."""
     given = config_from_args(args)
-    changed = [name for name in STATIC_FIELDS if getattr(given, name) != getattr(saved, name)]
+    changed = [name for name in STATIC_FIELDS
+               if name != "total_timesteps" and getattr(given, name) != getattr(saved, name)]
     changed += [name for name in HPARAM_FIELDS
                 if float(getattr(given.hparams, name)) != float(getattr(saved.hparams, name))]
     changed += [name for name in ("num_seeds", "seed") if getattr(args, name) != run_info[name]]
@@ -232,8 +235,28 @@ def _check_resume_flags(args, saved: ppo_jax.PPOConfig, run_info: dict) -> None:
     changed = [f"--{name.replace('_', '-')}" for name in changed]
     if changed:
         raise SystemExit(
-            f"--resume continues the saved run unchanged; these flags differ from it: {', '.join(changed)}"
+            f"--resume continues the saved run unchanged (only a larger --total-timesteps may be given, "
+            f"to extend it); these flags differ from it: {', '.join(changed)}"
         )
+
+
+def extended_config(saved: ppo_jax.PPOConfig, total_timesteps: int, done: int) -> ppo_jax.PPOConfig:
+    """The resumed run's config: the saved one, with a larger --total-timesteps if given.
+
+    The learning rate then anneals over the new budget (ppo_jax.train.learning_rate_at).
+    """
+    if total_timesteps < saved.total_timesteps:
+        raise SystemExit(
+            f"error: --total-timesteps {total_timesteps} is smaller than the resumed run's "
+            f"{saved.total_timesteps}: a run can be extended, not shortened (--max-updates stops "
+            "one early)")
+    config = saved.replace(total_timesteps=total_timesteps)
+    if done >= config.num_updates:
+        raise SystemExit(
+            f"error: the resumed run has done all {done} of its updates (total_timesteps "
+            f"{config.total_timesteps}); to continue it, pass a larger --total-timesteps, e.g. "
+            f"{(done + 1) * config.batch_size} or more (whole updates of {config.batch_size} steps)")
+    return config
 
 
 def summarize(metrics: dict[str, np.ndarray]) -> str:
@@ -252,6 +275,7 @@ def train(args, argv: list[str] | None = None) -> str:
         _check_resume_flags(args, run["config"], run["run"])
         out = args.resume
         config, state, metrics = load_resume(out, run)
+        config = extended_config(config, args.total_timesteps, run["checkpoint"]["update_step"])
         num_seeds, seed = run["run"]["num_seeds"], run["run"]["seed"]
         elapsed = run["run"].get("wall_time_s", 0.0)
     else:

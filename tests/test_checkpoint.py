@@ -201,7 +201,7 @@ def test_incompatible_config_names_the_difference(saved, name, changes, message)
 
 
 def test_compatible_config_with_other_budget_loads(saved, population):
-    config, state = ppo_jax.load(saved, CONFIG.replace(total_timesteps=10_000, learning_rate=1e-3))
+    config, state = ppo_jax.load(saved, CONFIG.replace(total_timesteps=10_016, learning_rate=1e-3))
     assert config == CONFIG  # the saved config is returned
     assert_states_equal(state, population)
 
@@ -248,3 +248,69 @@ def test_abstract_state_matches_real_state(population):
     abstract = abstract_state(CONFIG, (NUM_SEEDS,))
     shapes = jax.tree.map(lambda x: (x.shape, x.dtype), abstract)
     assert shapes == jax.tree.map(lambda x: (x.shape, x.dtype), population)
+
+
+# ------------------------------------------------- mismatches and custom envs ---
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(env="Acrobot-v1"), r"save: the agent does not fit the config. The agent was trained on "
+                             r"CartPole-v1 .* the config is for Acrobot-v1"),
+    (dict(hidden_sizes=(16,)), r"actor/Dense_0/kernel: agent \[4, 8\], config \[4, 16\]"),
+], ids=["env", "hidden_sizes"])
+def test_saving_a_mismatched_pair_raises_and_keeps_the_old_checkpoint(population, tmp_path, changes,
+                                                                      message):
+    path = tmp_path / "ckpt"
+    ppo_jax.save(path, CONFIG, population, metadata={"note": "good"})
+    before = sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+    with pytest.raises(ValueError, match=message):
+        ppo_jax.save(path, CONFIG.replace(**changes), population)
+    with pytest.raises(ValueError, match=message):
+        ppo_jax.save(tmp_path / "new", CONFIG.replace(**changes), population)
+    assert not (tmp_path / "new").exists()  # nothing written
+    assert sorted(str(p.relative_to(path)) for p in path.rglob("*")) == before
+    config, state = ppo_jax.load(path)
+    assert config == CONFIG and ppo_jax.checkpoint_info(path)["metadata"] == {"note": "good"}
+    assert_states_equal(state, population)
+
+
+def _custom_env_agent():
+    from test_probes import ConstantRewardEnv
+
+    env = ConstantRewardEnv(max_steps_in_episode=3)
+    return env, ppo_jax.make_trainer(CONFIG, env=env).init(jax.random.key(0))
+
+
+def test_a_custom_env_is_recorded_and_asked_for(tmp_path):
+    env, state = _custom_env_agent()
+    path = ppo_jax.save(tmp_path / "custom", CONFIG, state)
+    assert ppo_jax.checkpoint_info(path)["custom_env"] == "ConstantRewardEnv"
+    with pytest.raises(CheckpointError, match=r"this agent was trained on a custom env "
+                                              r"ConstantRewardEnv; pass env=ConstantRewardEnv\(...\)"):
+        ppo_jax.load(path)
+    config, loaded = ppo_jax.load(path, env=env)
+    assert loaded.custom_env and loaded.env_name == "ConstantRewardEnv"
+    assert_states_equal(loaded, state)
+    with pytest.raises(ValueError, match="trained on a custom env ConstantRewardEnv; pass env="):
+        ppo_jax.evaluate(config, loaded, jax.random.key(0), num_episodes=2)
+    returns = ppo_jax.evaluate(config, loaded, jax.random.key(0), num_episodes=2, env=env)
+    np.testing.assert_array_equal(returns, [3.0, 3.0])
+    # a gymnax env id records no custom env
+    ppo_jax.save(tmp_path / "builtin", CONFIG, agent(make_population(), 0))
+    assert ppo_jax.checkpoint_info(tmp_path / "builtin")["custom_env"] is None
+
+
+def test_checkpoints_without_the_custom_env_entry_still_load(population, tmp_path):
+    """Checkpoints written before custom envs were recorded have no `custom_env` key."""
+    import json
+
+    path = tmp_path / "old"
+    ppo_jax.save(path, CONFIG, population)
+    (meta_file,) = path.glob("*/meta/metadata")
+    meta = json.loads(meta_file.read_text())
+    del meta["config"]["custom_env"]
+    meta_file.write_text(json.dumps(meta))
+    assert ppo_jax.checkpoint_info(path)["custom_env"] is None
+    config, state = ppo_jax.load(path)
+    assert config == CONFIG
+    assert_states_equal(state, population)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
+import warnings
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import ppo_jax
 from ppo_jax import HParams, PPOConfig, preset
+from ppo_jax.config import HPARAM_FIELDS
 
 
 def test_defaults():
@@ -32,7 +37,8 @@ def test_defaults():
 
 
 def test_derived_sizes():
-    config = PPOConfig(num_envs=8, num_steps=32, num_minibatches=4, total_timesteps=10_000)
+    with pytest.warns(UserWarning, match="39 updates = 9984 env steps"):  # rounded down
+        config = PPOConfig(num_envs=8, num_steps=32, num_minibatches=4, total_timesteps=10_000)
     assert config.batch_size == 256
     assert config.minibatch_size == 64
     assert config.num_updates == 10_000 // 256
@@ -98,14 +104,28 @@ BAD_HPARAMS = {
 }
 
 
+def _unchecked_hparams(**values) -> HParams:
+    """An HParams rebuilt the way JAX does (tree_unflatten), which skips the construction check."""
+    default = HParams()
+    leaves = [values.get(name, getattr(default, name)) for name in HPARAM_FIELDS]
+    return jax.tree_util.tree_unflatten(jax.tree.structure(default), leaves)
+
+
 @pytest.mark.parametrize("case", list(BAD_HPARAMS), ids=list(BAD_HPARAMS))
 def test_bad_hparams_name_the_field(case):
     field, value = BAD_HPARAMS[case]
-    message = _error(hparams=HParams(**{field: value}))
-    assert field in message
-    # the same check applies to preset overrides
+    # HParams checks concrete values when it is built ...
+    with pytest.raises(ValueError, match=f"HParams.{field} must be in"):
+        HParams(**{field: value})
+    # ... and PPOConfig checks its hparams with the same function, here on an HParams
+    # rebuilt by jax.tree.map (which skips construction checks)
+    bad = _unchecked_hparams(**{field: value})
+    assert field in _error(hparams=bad)
+    # the same check applies to preset overrides and .replace
     with pytest.raises(ValueError, match=field):
         preset("CartPole-v1", **{field: value})
+    with pytest.raises(ValueError, match=field):
+        PPOConfig().replace(**{field: value})
 
 
 @pytest.mark.parametrize("field", ["gamma", "gae_lambda"], ids=["gamma", "gae_lambda"])
@@ -232,3 +252,94 @@ def test_a_prng_key_passed_as_seed_is_named(make_key):
 
     with pytest.raises(ValueError, match=r"seed must be an integer.*a PRNG key: pass the integer"):
         ppo_jax.train_seeds(PPOConfig(), num_seeds=2, seed=make_key())
+
+
+# ------------------------------------ core library behaviour (issue 11, part A) ---
+
+
+def test_hparams_with_concrete_values_are_checked_when_built():
+    for bad, message in [(dict(learning_rate=-1e-3), r"HParams.learning_rate must be in \(0.0, inf\]"),
+                         (dict(gamma=5.0), r"HParams.gamma must be in \[0.0, 1.0\], got 5.0")]:
+        with pytest.raises(ValueError, match=message):
+            HParams(**bad)
+        with pytest.raises(ValueError, match=message):
+            HParams().replace(**bad)
+    # numpy and jax scalars and arrays are values too
+    with pytest.raises(ValueError, match="HParams.gamma"):
+        HParams(gamma=jnp.float32(5.0))
+    with pytest.raises(ValueError, match="HParams.clip_eps"):
+        HParams(clip_eps=jnp.asarray([0.1, -0.2]))
+
+
+def test_hparams_rebuilt_by_jax_are_not_checked():
+    """JAX rebuilds the pytree with tracers, placeholders, gradients and axis numbers."""
+    hp = HParams()
+    assert jax.tree.map(lambda x: -x, hp).learning_rate == -hp.learning_rate  # e.g. a gradient
+    assert jax.tree.map(lambda x: 0, hp).gamma == 0
+    grads = jax.grad(lambda h: -h.learning_rate * h.gamma)(jax.tree.map(jnp.float32, hp))
+    assert float(grads.gamma) == pytest.approx(-hp.learning_rate)
+    # an in_axes spec (None marks it) is not hyperparameter values
+    spec = jax.tree.map(lambda _: None, hp).replace(learning_rate=0)
+    lrs = jnp.asarray([1e-3, 2e-3])
+    out = jax.vmap(lambda h: h.learning_rate * h.gamma, in_axes=(spec,))(hp.replace(learning_rate=lrs))
+    np.testing.assert_allclose(out, lrs * hp.gamma, rtol=1e-6)
+    # tracers inside jit are passed through, and rebuilt ones too
+    doubled = jax.jit(lambda h: h.replace(learning_rate=h.learning_rate * 2))(hp)
+    assert float(doubled.learning_rate) == pytest.approx(2 * hp.learning_rate)
+
+
+@pytest.mark.parametrize("value", ["3e-4", b"3e-4", True, np.bool_(False), [1e-3, 3e-4],
+                                   np.array(["3e-4"])],
+                         ids=["str", "bytes", "bool", "numpy_bool", "list", "str_array"])
+def test_strings_and_bools_are_not_numbers(value):
+    """A string or bool is rejected wherever a hyperparameter is given, as sweep does."""
+    match = r"HParams.learning_rate must be a number"
+    with pytest.raises(ValueError, match=match):
+        HParams(learning_rate=value)
+    with pytest.raises(ValueError, match=match):
+        PPOConfig().replace(learning_rate=value)
+    with pytest.raises(ValueError, match=match):
+        preset("CartPole-v1", learning_rate=value)
+    with pytest.raises(ValueError, match=match):
+        PPOConfig(hparams=_unchecked_hparams(learning_rate=value))
+
+
+@pytest.mark.parametrize("field, value", [("total_timesteps", "1000"), ("num_envs", True),
+                                          ("hidden_sizes", (64, "64")), ("anneal_lr", "True")],
+                         ids=["str_count", "bool_count", "str_width", "str_flag"])
+def test_strings_and_bools_for_static_numbers_are_rejected(field, value):
+    with pytest.raises(ValueError, match=field):
+        PPOConfig().replace(**{field: value})
+
+
+def test_hparams_fields_have_real_types():
+    hints = typing.get_type_hints(HParams)
+    assert set(hints) == set(HPARAM_FIELDS)
+    for name, hint in hints.items():
+        assert set(typing.get_args(hint)) == {float, jax.Array, np.ndarray}, name
+    # ... and it is still a pytree whose leaves are the fields
+    assert len(jax.tree.leaves(HParams())) == len(HPARAM_FIELDS)
+
+
+def test_a_budget_that_is_not_a_multiple_of_the_batch_warns_with_the_exact_steps():
+    with pytest.warns(UserWarning) as record:
+        config = PPOConfig(total_timesteps=1000)
+    message = str(record[0].message)
+    assert record[0].filename == __file__  # points at the caller's line
+    for part in ("total_timesteps = 1000", "num_envs * num_steps = 4 * 128 = 512",
+                 "1 update = 512 env steps will run"):
+        assert part in message
+    assert config.steps_run == 512
+    assert "total_timesteps=1000 (runs 512: 1 update x 512)" in repr(config)
+    with pytest.warns(UserWarning, match="104 updates = 9984 env steps will run [(]16 fewer[)]"):
+        PPOConfig().replace(total_timesteps=10_000, num_envs=2, num_steps=48, num_minibatches=2)
+
+
+def test_budgets_of_whole_updates_do_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        configs = [PPOConfig(), PPOConfig(total_timesteps=1024)]
+        configs += [preset(env) for env in ("CartPole-v1", "Acrobot-v1", "Pendulum-v1")]
+    assert "total_timesteps=499712 (runs 499712: 976 updates x 512)" in repr(configs[0])
+    for config in configs:
+        assert config.total_timesteps == config.steps_run

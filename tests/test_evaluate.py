@@ -158,3 +158,77 @@ def test_evaluate_rejects_bad_num_episodes():
         with pytest.raises(ValueError, match="num_episodes"):
             ppo_jax.evaluate(CONFIG, fresh_agent(CHOICE), jax.random.key(0), num_episodes=bad,
                              env=CHOICE)
+
+
+# ---------------------------------------------------------------------------
+# batches of observations; agents that do not fit the config (issue 11)
+# ---------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def untrained(env_id: str, hidden_sizes=(16,)):
+    config = tiny_config(env=env_id, hidden_sizes=hidden_sizes, normalize_observations=True)
+    return config, ppo_jax.make_trainer(config).init(jax.random.key(0))
+
+
+def _observations(env_id: str, n: int) -> jax.Array:
+    import gymnax
+
+    env, params = gymnax.make(env_id)
+    return jax.vmap(lambda k: env.reset(k, params)[0])(jax.random.split(jax.random.key(7), n))
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"], ids=["discrete", "box"])
+@pytest.mark.parametrize("mode", list(DETERMINISTIC), ids=list(DETERMINISTIC))
+def test_act_and_value_take_a_batch_of_observations(env_id, mode):
+    config, state = untrained(env_id)
+    act = ppo_jax.make_policy(config, state, deterministic=DETERMINISTIC[mode])
+    value = ppo_jax.make_value_fn(config, state)
+    obs, key = _observations(env_id, 5), jax.random.key(3)
+    keys = jax.random.split(key, 5)
+    batch = act(key, obs)
+    single = jnp.stack([act(keys[i], obs[i]) for i in range(5)])  # obs i gets split(key, 5)[i]
+    assert batch.shape == single.shape == (5,) + act(key, obs[0]).shape
+    np.testing.assert_allclose(batch, single, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(value(obs), jnp.stack([value(o) for o in obs]), rtol=1e-5, atol=1e-7)
+    assert value(obs).shape == (5,) and value(obs[0]).shape == ()
+    # any leading axes
+    assert act(key, obs[:4].reshape((2, 2) + obs.shape[1:])).shape == (2, 2) + single.shape[1:]
+    if mode == "stochastic" and env_id == "Pendulum-v1":  # the observations get their own noise
+        assert len(np.unique(np.asarray(batch))) == 5
+
+
+def test_an_observation_of_the_wrong_shape_is_named():
+    config, state = untrained("CartPole-v1")
+    with pytest.raises(ValueError, match=r"act: an observation of CartPole-v1 has shape \(4,\).*got \(5, 3\)"):
+        ppo_jax.make_policy(config, state)(jax.random.key(0), jnp.zeros((5, 3)))
+
+
+@pytest.mark.parametrize("fn", ["make_policy", "evaluate"])
+def test_an_agent_of_another_env_names_both_envs_and_the_shapes(fn):
+    _, cartpole = untrained("CartPole-v1")
+    acrobot_config, _ = untrained("Acrobot-v1")
+    args = (jax.random.key(0),) if fn == "evaluate" else ()
+    with pytest.raises(ValueError) as info:
+        getattr(ppo_jax, fn)(acrobot_config, cartpole, *args)
+    message = str(info.value)
+    for part in (f"{fn}: the agent does not fit the config", "trained on CartPole-v1 (observation size 4, "
+                 "2 policy outputs", "the config is for Acrobot-v1 (observation size 6, 3 policy outputs",
+                 "actor/Dense_0/kernel: agent [4, 16], config [6, 16]"):
+        assert part in message
+
+
+def test_an_agent_of_another_network_names_the_hidden_sizes():
+    config, state = untrained("CartPole-v1")
+    with pytest.raises(ValueError, match=r"hidden sizes \(16,\).*hidden sizes \(32, 32\).*"
+                                         r"actor/Dense_0/kernel: agent \[4, 16\], config \[4, 32\]"):
+        ppo_jax.make_value_fn(config.replace(hidden_sizes=(32, 32)), state)
+
+
+@pytest.mark.parametrize("fn", ["make_policy", "make_value_fn", "evaluate"])
+def test_a_custom_env_agent_asks_for_its_env(fn):
+    state = fresh_agent(CHOICE)  # trained (initialised) with env=OneStepChoiceEnv()
+    assert state.custom_env and state.env_name == "OneStepChoiceEnv"
+    args = (jax.random.key(0),) if fn == "evaluate" else ()
+    with pytest.raises(ValueError, match=r"this agent was trained on a custom env OneStepChoiceEnv; "
+                                         r"pass env=OneStepChoiceEnv\(...\)"):
+        getattr(ppo_jax, fn)(CONFIG, state, *args)

@@ -48,7 +48,7 @@ def test_cartpole_default_config_solves():
     per-seed floor allows such a dip; an agent that never learned ends near 20.
     """
     config = ppo_jax.PPOConfig()
-    assert config.env == "CartPole-v1" and config.total_timesteps == 500_000
+    assert config.env == "CartPole-v1" and config.total_timesteps == 499_712  # 976 updates, about 5e5
     finals = final_returns(ppo_jax.train_seeds(config, num_seeds=8, seed=SEED))
     assert finals.mean() >= 475.0, describe(finals)
     assert finals.min() >= 300.0, describe(finals)

@@ -168,3 +168,30 @@ def test_evaluate_script_reports_and_draws(runs):
     assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
     assert 1 <= result["gif"]["frames"] <= 20
     assert json.loads((runs["full"] / "evaluation.json").read_text())["env"] == "CartPole-v1"
+
+
+def test_resume_with_a_larger_budget_extends_the_run(train_script, runs, tmp_path):
+    """--resume DIR --total-timesteps N continues from the checkpoint; the learning rate
+    anneals over the new budget (lr * (1 - u / 4) after the 2 updates of a budget of 2)."""
+    out = tmp_path / "extended"
+    short = TINY[:TINY.index("--total-timesteps")] + ["--total-timesteps", "64"] + \
+        TINY[TINY.index("--total-timesteps") + 2:]
+    train_script.main(short + ["--out", str(out), "--no-plot"])
+    before = dict(np.load(out / "metrics.npz"))
+    with pytest.raises(SystemExit, match=r"has done all 2 of its updates.*larger --total-timesteps"):
+        train_script.main(["--resume", str(out)])
+    with pytest.raises(SystemExit, match=r"--total-timesteps 32 is smaller than the resumed run's 64"):
+        train_script.main(["--resume", str(out), "--total-timesteps", "32"])
+    train_script.main(["--resume", str(out), "--total-timesteps", "128", "--no-plot"])
+    after = dict(np.load(out / "metrics.npz"))
+    lr = 1e-3
+    np.testing.assert_allclose(after["learning_rate"][0], [lr, lr / 2, lr * 2 / 4, lr * 1 / 4], rtol=1e-6)
+    for name, value in before.items():  # the first two updates are kept, not redone
+        np.testing.assert_array_equal(after[name][:, :2], value, err_msg=name)
+    np.testing.assert_array_equal(after["timesteps"][0], 32 * np.arange(1, 5))
+    assert json.loads((out / "config.json").read_text())["total_timesteps"] == 128
+    assert json.loads((out / "run.json").read_text())["updates_done"] == 4
+    assert ppo_jax.checkpoint_info(out / "checkpoint")["update_step"] == 4
+    # ... and it is the run that --total-timesteps 128 makes from the start, but for the rate
+    full = dict(np.load(runs["full"] / "metrics.npz"))
+    np.testing.assert_allclose(full["learning_rate"][0], [lr, lr * 3 / 4, lr / 2, lr / 4], rtol=1e-6)

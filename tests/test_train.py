@@ -206,3 +206,101 @@ def test_legacy_uint32_prng_keys_train_like_typed_keys():
     chex.assert_tree_all_finite(legacy.state.params)
     # the same seed in both forms is the same random stream
     chex.assert_trees_all_close(legacy.metrics, typed.metrics)
+
+
+# ---------------------------------------------------------------------------
+# hyperparameters on the raw train path; trainer.run's count and schedule
+# ---------------------------------------------------------------------------
+
+def _unchecked(hparams, **values):
+    """`hparams` with `values` put in the way JAX rebuilds pytrees (no construction check)."""
+    leaves = [values.get(name, getattr(hparams, name)) for name in ppo_jax.config.HPARAM_FIELDS]
+    return jax.tree_util.tree_unflatten(jax.tree.structure(hparams), leaves)
+
+
+def test_concrete_hparams_are_checked_on_the_raw_train_path(backend_compiles):
+    trainer = ppo_jax.make_trainer(CONFIG)
+    train = ppo_jax.make_train(CONFIG)
+    state = trainer.init(jax.random.key(0))
+    for field, value, message in [("learning_rate", -1e-3, r"HParams.learning_rate must be in \(0.0"),
+                                  ("gamma", 5.0, r"HParams.gamma must be in \[0.0, 1.0\]"),
+                                  ("clip_eps", "0.2", "HParams.clip_eps must be a number")]:
+        bad = _unchecked(CONFIG.hparams, **{field: value})
+        backend_compiles.clear()
+        with pytest.raises(ValueError, match=message):
+            train(jax.random.key(0), bad)
+        with pytest.raises(ValueError, match=message):
+            trainer.init(jax.random.key(0), bad)
+        with pytest.raises(ValueError, match=message):
+            trainer.run(state, bad, 1)
+        assert not [name for name in backend_compiles if "run_updates" in name]  # before compiling
+
+
+def test_hparams_vmapped_with_an_in_axes_spec_train(fast_jit):
+    """A grid over one field by hand: HParams as an in_axes spec, tracers inside."""
+    spec = jax.tree.map(lambda _: None, CONFIG.hparams).replace(learning_rate=0)
+    lrs = jnp.asarray([1e-3, 2e-3], jnp.float32)
+    train = jax.vmap(ppo_jax.make_train(tiny_config(num_updates=1)), in_axes=(None, spec))
+    out = fast_jit(train)(jax.random.key(0), _as_f32(CONFIG.hparams).replace(learning_rate=lrs))
+    np.testing.assert_allclose(out.metrics["learning_rate"][:, 0], lrs)
+
+
+def test_trainer_run_is_jitted_with_the_count_static(backend_compiles):
+    config = tiny_config(num_updates=3, anneal_lr=False)
+    trainer = ppo_jax.make_trainer(config)
+    state = trainer.init(jax.random.key(0))
+    backend_compiles.clear()
+    first, metrics = trainer.run(state, config.hparams, 1)   # no jax.jit needed
+    assert metrics["policy_loss"].shape == (1,)
+    again, _ = trainer.run(first, config.hparams.replace(clip_eps=0.1), 1)
+    assert int(again.update_step) == 2
+    assert len([n for n in backend_compiles if "run_updates" in n]) == 1  # one compile per count
+    _, metrics = trainer.run(state, config.hparams, 2)
+    assert len([n for n in backend_compiles if "run_updates" in n]) == 2
+    assert metrics["policy_loss"].shape == (2,)
+
+
+def test_a_traced_update_count_gets_a_hint():
+    trainer = ppo_jax.make_trainer(CONFIG)
+    state = trainer.init(jax.random.key(0))
+    with pytest.raises(TypeError, match=r"num_updates is traced.*trainer.run\(state, hparams, n\) "
+                                        r"directly.*static_argnums=2"):
+        jax.jit(trainer.run)(state, CONFIG.hparams, 2)
+    for bad in (-1, 1.5):
+        with pytest.raises(ValueError, match="num_updates"):
+            trainer.run(state, CONFIG.hparams, bad)
+
+
+def test_running_past_the_schedule_is_refused_with_how_to_extend():
+    trainer = ppo_jax.make_trainer(CONFIG)  # anneal_lr, NUM_UPDATES updates
+    state = trainer.init(jax.random.key(0)).replace(update_step=jnp.asarray(NUM_UPDATES - 1))
+    extend = rf"config.replace\(total_timesteps={(NUM_UPDATES + 1) * CONFIG.batch_size}\)"
+    with pytest.raises(ValueError, match=r"2 updates from update 3 pass the end of the learning-rate "
+                                         r"schedule.*" + extend):
+        trainer.run(state, CONFIG.hparams, 2)
+    # a count longer than the whole schedule is refused inside jit too (state traced)
+    with pytest.raises(ValueError, match="pass the end of the learning-rate schedule"):
+        jax.jit(trainer.run, static_argnums=2)(state, CONFIG.hparams, NUM_UPDATES + 1)
+
+
+def test_extending_a_run_anneals_over_the_new_budget(fast_jit):
+    """A run of 2 updates continued for 2 more by a trainer for a budget of 4: the
+    rate is lr * (1 - u / 2) before the extension and lr * (1 - u / 4) after it."""
+    short = tiny_config(num_updates=2, anneal_lr=True)
+    longer = short.replace(total_timesteps=4 * short.batch_size)
+    lr = short.hparams.learning_rate
+    run_short = fast_jit(ppo_jax.make_trainer(short).run, static_argnums=2)
+    trainer = ppo_jax.make_trainer(longer)
+    run_longer = fast_jit(trainer.run, static_argnums=2)
+    state, first = run_short(ppo_jax.make_trainer(short).init(jax.random.key(0)), short.hparams, 2)
+    state, second = run_longer(state, longer.hparams, 2)
+    np.testing.assert_allclose(first["learning_rate"], [lr, lr / 2], rtol=1e-6)
+    np.testing.assert_allclose(second["learning_rate"], [lr * (1 - 2 / 4), lr * (1 - 3 / 4)], rtol=1e-6)
+    assert int(state.update_step) == 4
+    np.testing.assert_array_equal(second["timesteps"], [3 * short.batch_size, 4 * short.batch_size])
+    # without annealing there is no schedule to pass
+    flat = tiny_config(num_updates=1, anneal_lr=False)
+    flat_trainer = ppo_jax.make_trainer(flat)
+    _, metrics = fast_jit(flat_trainer.run, static_argnums=2)(
+        flat_trainer.init(jax.random.key(0)), flat.hparams, 3)
+    np.testing.assert_allclose(metrics["learning_rate"], [flat.hparams.learning_rate] * 3, rtol=1e-6)

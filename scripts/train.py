@@ -16,6 +16,12 @@ Writes to the output folder:
   metrics.npz          raw arrays, one per metric: float32 [num_seeds, updates]
   checkpoint/          the population's TrainState and config (ppo_jax.load reads it)
   learning_curve.png   return vs env steps (mean over seeds, 95% band) + diagnostics
+
+An output folder that exists and is not empty is refused (exit code 2, nothing
+touched) unless --resume continues the run in it or --overwrite replaces it.
+--overwrite removes the previous run's files above (and temporary files an
+interrupted save left) before training, so nothing stale stays beside the new
+run; it refuses a folder holding anything else, which it never deletes.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import functools
 import json
 import os
 import re
+import shutil
 import sys
 import time
 from typing import Annotated, Literal, Optional
@@ -44,6 +51,10 @@ from ppo_jax.train import METRIC_NAMES, seed_keys  # noqa: E402
 from plot import plot_runs  # noqa: E402
 
 CHECKPOINT_DIR = "checkpoint"
+# Everything a run writes into its output folder (--overwrite removes exactly these).
+RUN_FILES = ("config.json", "run.json", "metrics.csv", "metrics.npz", "learning_curve.png",
+             CHECKPOINT_DIR)
+TEMPORARY_FILE = re.compile(r"^(config\.json|run\.json|metrics\.csv|metrics\.npz)\.tmp-\d+$")
 
 
 def attribute_docs(cls) -> dict[str, str]:
@@ -74,6 +85,8 @@ def build_args_class(defaults: ppo_jax.PPOConfig, preset_note: str, num_seeds: i
                        help_behavior_hint="(default: runs/<env>)")),
         ("resume", *_flag(Optional[str], None, "continue the run in DIR from its checkpoint (its "
                           "config is kept; config flags must match it)", metavar="DIR")),
+        ("overwrite", *_flag(bool, False, "replace the run already in --out: its files are removed "
+                             "first (a folder holding other files is refused)")),
         ("checkpoint_every", *_flag(int, 0, "save a checkpoint (and metrics) every N updates; 0: "
                                     "only at the end", metavar="N")),
         ("max_updates", *_flag(Optional[int], None, "stop after N updates in this invocation (a "
@@ -144,6 +157,46 @@ def read_run(run_dir: str) -> dict:
     with open(os.path.join(run_dir, "run.json")) as f:
         run_info = json.load(f)
     return {"config": info["config"], "run": run_info, "checkpoint": info}
+
+
+# --- the output folder -----------------------------------------------------------------
+def usage_error(message: str):
+    """Exit code 2 (a usage error, as argparse and tyro give) with `message` on stderr."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def is_run_file(name: str) -> bool:
+    """Whether `name` (an entry of an output folder) is something this script writes."""
+    return name in RUN_FILES or bool(TEMPORARY_FILE.match(name))
+
+
+def prepare_output_folder(out: str, overwrite: bool) -> None:
+    """Checks `out` for a fresh run and, with `overwrite`, removes the previous run's files.
+
+    Refused (exit code 2, nothing touched): `out` is a file; `out` is not empty
+    and `overwrite` is off; `overwrite` is on but `out` holds entries this
+    script does not write (they may be the user's; they are never deleted).
+    """
+    if not os.path.exists(out):
+        return
+    if not os.path.isdir(out):
+        usage_error(f"--out {out} exists and is not a folder")
+    entries = sorted(os.listdir(out))
+    if not entries:
+        return
+    if not overwrite:
+        usage_error(
+            f"--out {out} is not empty (it holds {', '.join(entries)}); pass --overwrite to replace "
+            f"the run there, --resume {out} to continue it, or choose another --out")
+    foreign = [name for name in entries if not is_run_file(name)]
+    if foreign:
+        usage_error(
+            f"--overwrite: {out} holds files that are not a ppo_jax run's ({', '.join(foreign)}); "
+            "they are never deleted: move them or choose another --out")
+    for name in entries:  # only the previous run's files are left
+        path = os.path.join(out, name)
+        shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
 
 
 # --- training ------------------------------------------------------------------------
@@ -247,6 +300,8 @@ def summarize(metrics: dict[str, np.ndarray]) -> str:
 
 def train(args, argv: list[str] | None = None) -> str:
     """Runs (or resumes) the population described by args; returns the output folder."""
+    if args.resume is not None and args.overwrite:
+        usage_error("--overwrite replaces a run and --resume continues one: give one of them")
     if args.resume is not None:
         run = read_run(args.resume)
         _check_resume_flags(args, run["config"], run["run"])
@@ -263,6 +318,7 @@ def train(args, argv: list[str] | None = None) -> str:
         num_seeds, seed, state, metrics, elapsed = args.num_seeds, args.seed, None, None, 0.0
         if num_seeds <= 0:
             raise SystemExit(f"error: --num-seeds must be positive, got {num_seeds}")
+        prepare_output_folder(out, args.overwrite)
     os.makedirs(out, exist_ok=True)
     write_json(os.path.join(out, "config.json"), config.to_dict())
 

@@ -35,19 +35,21 @@ import re
 import shutil
 import sys
 import time
+import warnings
 from typing import Annotated, Literal, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 import tyro
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ppo_jax  # noqa: E402
 from ppo_jax.config import ACTIVATIONS, HPARAM_FIELDS, OBJECTIVES, STATIC_FIELDS, HParams  # noqa: E402
-from ppo_jax.train import METRIC_NAMES, seed_keys  # noqa: E402
+from ppo_jax.results import tidy_metrics  # noqa: E402
+from ppo_jax.statistics import final_return, final_window  # noqa: E402
+from ppo_jax.train import seed_keys  # noqa: E402
 from plot import plot_runs  # noqa: E402
 
 CHECKPOINT_DIR = "checkpoint"
@@ -235,13 +237,7 @@ def write_metrics(out: str, metrics: dict[str, np.ndarray]) -> None:
             np.savez(f, **metrics)
 
     _atomic_write(os.path.join(out, "metrics.npz"), npz)
-    num_seeds, num_updates = metrics["timesteps"].shape
-    order = [k for k in METRIC_NAMES if k in metrics] + sorted(k for k in metrics if k not in METRIC_NAMES)
-    frame = pd.DataFrame({
-        "seed": np.repeat(np.arange(num_seeds), num_updates),
-        "update": np.tile(np.arange(1, num_updates + 1), num_seeds),
-        **{k: metrics[k].ravel() for k in order},
-    })
+    frame = tidy_metrics(metrics)  # the frame TrainOutput.to_dataframe gives: update counts from 1
     _atomic_write(os.path.join(out, "metrics.csv"), lambda tmp: frame.to_csv(tmp, index=False))
 
 
@@ -290,12 +286,14 @@ def _check_resume_flags(args, saved: ppo_jax.PPOConfig, run_info: dict) -> None:
 
 
 def summarize(metrics: dict[str, np.ndarray]) -> str:
-    returns = metrics["episode_return"]
-    last = max(1, returns.shape[1] // 10)
-    with np.errstate(all="ignore"):
-        per_seed = np.nanmean(returns[:, -last:], axis=1)
-    return (f"final return (mean of the last {last} updates): {np.nanmean(per_seed):.1f} over "
-            f"{returns.shape[0]} seeds (min {np.nanmin(per_seed):.1f}, max {np.nanmax(per_seed):.1f})")
+    """One line: the final return (`ppo_jax.statistics.final_return`) over seeds."""
+    returns = metrics["episode_return"]  # [num_seeds, updates done]
+    per_seed = final_return(returns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no seed ended an episode: NaN
+        mean, low, high = np.nanmean(per_seed), np.nanmin(per_seed), np.nanmax(per_seed)
+    return (f"final return (mean episode_return over the last {final_window(returns.shape[1])} "
+            f"updates, 10%): {mean:.1f} over {returns.shape[0]} seeds (min {low:.1f}, max {high:.1f})")
 
 
 def train(args, argv: list[str] | None = None) -> str:

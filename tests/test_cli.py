@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import ppo_jax
@@ -101,6 +102,15 @@ def test_train_overwrite_replaces_the_previous_run(overwritten):
     assert not (overwritten / "checkpoint" / "stale").exists()
     config, state = ppo_jax.load(overwritten / "checkpoint")
     assert config.num_envs == 2 and np.shape(state.update_step) == (2,)
+
+
+def test_metrics_csv_is_the_train_output_frame(overwritten):
+    """The CLI's metrics.csv and TrainOutput.to_dataframe() agree: update counts from 1."""
+    config = ppo_jax.PPOConfig.from_dict(json.loads((overwritten / "config.json").read_text()))
+    expected = ppo_jax.train_seeds(config, num_seeds=2, seed=0).to_dataframe()
+    csv = pd.read_csv(overwritten / "metrics.csv")
+    assert csv["update"].tolist() == expected["update"].tolist() == [1, 2] * 2
+    pd.testing.assert_frame_equal(csv, expected, check_dtype=False, rtol=1e-4, atol=1e-5)
 
 
 def test_train_overwrite_and_resume_together_are_refused(train_script, overwritten, capsys):

@@ -6,11 +6,15 @@ combination). Each group is one population of (configuration, seed) members,
 sharded over the devices (`sharding.py`); the results come back as one
 `SweepResult` (`results.py`).
 
-Example:
+Example (a tiny budget: 2 updates per run):
+  >>> import ppo_jax
+  >>> config = ppo_jax.PPOConfig(env="CartPole-v1", total_timesteps=1024, hidden_sizes=(16,))
   >>> res = ppo_jax.sweep(config, {"learning_rate": [1e-4, 3e-4, 1e-3],
-  ...                              "clip_eps": [0.1, 0.2]}, num_seeds=16, seed=0)
-  >>> res.metrics["episode_return"].shape    # [6, 16, num_updates]
-  >>> res.summary()                          # mean final return and 95% CI, best first
+  ...                              "clip_eps": [0.1, 0.2]}, num_seeds=2, seed=0)
+  >>> res.metrics["episode_return"].shape    # [6, 2, num_updates]
+  (6, 2, 2)
+  >>> list(res.summary().columns)            # mean final return and 95% CI, best first
+  ['config', 'learning_rate', 'clip_eps', 'final_return', 'ci_low', 'ci_high']
 """
 
 from __future__ import annotations

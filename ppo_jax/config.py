@@ -214,7 +214,7 @@ class PPOConfig:
         """Updates in a full run: total_timesteps // batch_size."""
         return self.total_timesteps // self.batch_size
 
-    def replace(self, **changes) -> "PPOConfig":
+    def replace(self, **changes: Any) -> "PPOConfig":
         """A copy with some fields changed (static fields or HParams fields)."""
         return _apply_overrides(self, changes)
 
@@ -298,7 +298,7 @@ _PRESETS: dict[str, tuple[dict, dict]] = {
 }
 
 
-def preset(env_id: str, **overrides) -> PPOConfig:
+def preset(env_id: str, **overrides: Any) -> PPOConfig:
     """Tuned `PPOConfig` for `env_id` (defaults where there is no preset yet).
 
     `overrides` may name static `PPOConfig` fields or `HParams` fields.

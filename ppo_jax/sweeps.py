@@ -27,6 +27,7 @@ import jax
 import numpy as np
 
 from ppo_jax.config import HParams, PPOConfig
+from ppo_jax.envs import EnvParams, Environment
 from ppo_jax.grids import configure, expand_grid
 from ppo_jax.results import SweepResult
 from ppo_jax.sharding import run_population, to_host
@@ -49,9 +50,9 @@ def sweep(
     num_seeds: int,
     seed: int = 0,
     devices: Sequence[jax.Device] | None = None,
-    env=None,
-    env_params=None,
-) -> "SweepResult":
+    env: Environment | None = None,
+    env_params: EnvParams | None = None,
+) -> SweepResult:
     """Trains every configuration of `grid` with `num_seeds` seeds, sharded over `devices`.
 
     Args:

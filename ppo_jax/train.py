@@ -17,7 +17,8 @@ from ppo_jax.distributions import kl_divergence
 from ppo_jax.networks import ActorCritic, init_params
 from ppo_jax.normalize import init_reward_scaler, init_running_stats, observe
 from ppo_jax.population import compile_population
-from ppo_jax.progress import resolve_progress, with_progress
+from ppo_jax.envs import EnvParams, Environment
+from ppo_jax.progress import Progress, resolve_progress, with_progress
 from ppo_jax.rollout import EpisodeTally, RolloutCarry, bootstrap_values, collect_rollout
 from ppo_jax.types import Batch, TrainOutput, TrainState, Transition
 from ppo_jax.update import UpdateSettings, init_optimizer_state, update_policy
@@ -188,11 +189,12 @@ class Trainer(NamedTuple):
     run(state, hparams, num_updates) -> (TrainState, metrics: dict of [num_updates])
     """
 
-    init: Callable
-    run: Callable
+    init: Callable[..., TrainState]
+    run: Callable[..., tuple[TrainState, dict[str, jax.Array]]]
 
 
-def make_trainer(config: PPOConfig, env=None, env_params=None, progress=None) -> Trainer:
+def make_trainer(config: PPOConfig, env: Environment | None = None, env_params: EnvParams | None = None,
+                 progress: Progress = None) -> Trainer:
     """`Trainer` for `config`; `env` (a gymnax Environment) overrides `config.env`.
 
     Running N updates and then M more equals running N + M at once: the
@@ -218,7 +220,8 @@ def make_trainer(config: PPOConfig, env=None, env_params=None, progress=None) ->
     return Trainer(init, run)
 
 
-def make_train(config: PPOConfig, env=None, env_params=None, progress=None) -> Callable[..., TrainOutput]:
+def make_train(config: PPOConfig, env: Environment | None = None, env_params: EnvParams | None = None,
+               progress: Progress = None) -> Callable[..., TrainOutput]:
     """train(key, hparams=config.hparams) -> TrainOutput, pure and jit/vmap-able.
 
     Example (a tiny budget: 4 updates of 4 envs x 128 steps):
@@ -254,9 +257,9 @@ def train_seeds(
     num_seeds: int,
     seed: int = 0,
     hparams: HParams | None = None,
-    env=None,
-    env_params=None,
-    progress=None,
+    env: Environment | None = None,
+    env_params: EnvParams | None = None,
+    progress: Progress = None,
 ) -> TrainOutput:
     """Trains `num_seeds` agents vmapped in one compile; leaves get a leading [num_seeds] axis.
 

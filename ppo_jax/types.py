@@ -11,11 +11,13 @@ from typing import Any
 
 import jax
 import numpy as np
-import pandas as pd
+import pandas as pd  # noqa: F401  (to_dataframe's return type)
 from flax import struct
 
 from ppo_jax.envs import LogState
 from ppo_jax.normalize import RewardScaler, RunningMeanStd
+from ppo_jax.results import metric_order, tidy_metrics
+from ppo_jax.statistics import FINAL_RETURN_DEFINITION, final_return
 
 
 @struct.dataclass
@@ -92,8 +94,6 @@ class TrainOutput:
     def final_return(self) -> np.ndarray:
         """float [batch shape]: each agent's final return (`ppo_jax.statistics.final_return`:
         the mean episode_return over the last 10% of updates)."""
-        from ppo_jax.statistics import final_return
-
         return final_return(self.metrics["episode_return"])
 
     def to_dataframe(self) -> pd.DataFrame:
@@ -102,8 +102,6 @@ class TrainOutput:
         Columns: `seed` (for a [num_seeds] population; absent for one agent),
         `update`, then one per metric: the frame the CLI writes as metrics.csv.
         """
-        from ppo_jax.results import tidy_metrics
-
         return tidy_metrics(self.metrics)
 
     def __repr__(self) -> str:
@@ -118,15 +116,11 @@ def describe_train_output(out: TrainOutput) -> str:
     if returns is None or not hasattr(returns, "shape") or len(returns.shape) == 0:
         return f"TrainOutput(state={type(out.state).__name__}, metrics: {', '.join(map(str, metrics))})"
     *batch, num_updates = returns.shape
-    from ppo_jax.results import metric_order
-
     agents = {0: "one agent", 1: f"{math.prod(batch)} agents"}.get(
         len(batch), f"{math.prod(batch)} agents (batch shape {tuple(batch)})")
     lines = [f"TrainOutput({agents} x {num_updates} updates",
              f"  metrics: [{', '.join(map(str, returns.shape))}] each: {', '.join(metric_order(metrics))}"]
-    if not isinstance(returns, jax.core.Tracer):
-        from ppo_jax.statistics import FINAL_RETURN_DEFINITION, final_return
-
+    if not isinstance(returns, jax.core.Tracer):  # values exist only outside a trace
         final = np.atleast_1d(final_return(returns))
         steps = np.max(np.asarray(metrics["timesteps"])) if "timesteps" in metrics else None
         if steps is not None:

@@ -43,7 +43,9 @@ import jax.numpy as jnp
 import numpy as np
 import tyro
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+SCRIPTS_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(SCRIPTS_DIR))  # the working tree's ppo_jax, whatever is installed
+sys.path.insert(0, SCRIPTS_DIR)  # plot.py
 
 import ppo_jax  # noqa: E402
 from ppo_jax.config import ACTIVATIONS, HPARAM_FIELDS, OBJECTIVES, STATIC_FIELDS, HParams  # noqa: E402
@@ -198,7 +200,10 @@ def prepare_output_folder(out: str, overwrite: bool) -> None:
             "they are never deleted: move them or choose another --out")
     for name in entries:  # only the previous run's files are left
         path = os.path.join(out, name)
-        shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
 
 
 # --- training ------------------------------------------------------------------------

@@ -107,9 +107,11 @@ def test_benchmark_final_return_uses_the_definition():
 
 
 def test_bench_sweep_final_returns_use_the_definition():
-    a = fake_metrics((2, 3), 20)["episode_return"]
+    """15 updates: the last 10% is 2 updates (the script used to take 15 // 10 = 1)."""
+    a = fake_metrics((2, 3), 15)["episode_return"]
     record = load_script("bench_sweep").agreement(a, a)
     assert record["final_return_sweep"] == pytest.approx(np.mean(final_return(a)))
+    assert record["final_return_sweep"] == pytest.approx(2.5 + 14.5)  # agents 0..5, updates 14, 15
     assert record["runs_identical"] == 6
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from ppo_jax.config import PPOConfig
 from ppo_jax.context import check_agent_fits, make_context
+from ppo_jax.envs import EnvParams, Environment
 from ppo_jax.types import TrainState
 
 FORMAT = "ppo_jax.checkpoint"
@@ -243,8 +244,8 @@ def _check_shapes(stored_meta: dict, expected: dict, path) -> None:
         raise CheckpointError(f"checkpoint {path!r} does not fit the config's TrainState: {shown}")
 
 
-def load(path: str | os.PathLike, config: PPOConfig | None = None, *, env=None,
-         env_params=None) -> tuple[PPOConfig, TrainState]:
+def load(path: str | os.PathLike, config: PPOConfig | None = None, *, env: Environment | None = None,
+         env_params: EnvParams | None = None) -> tuple[PPOConfig, TrainState]:
     """Loads the latest checkpoint in `path`: returns (the saved config, the state).
 
     Args:

@@ -80,7 +80,7 @@ class HParams:
             return  # an in_axes spec such as HParams(learning_rate=0, gamma=None, ...)
         validate_hparams(self)
 
-    def replace(self, **changes) -> "HParams":
+    def replace(self, **changes: Any) -> "HParams":
         """A copy with some fields changed (checked like a new `HParams`)."""
         return dataclasses.replace(self, **changes)
 
@@ -297,7 +297,7 @@ class PPOConfig:
                       f"{'s' if self.num_updates != 1 else ''} x {self.batch_size})")
         return f"PPOConfig({', '.join(fields)})"
 
-    def replace(self, **changes) -> "PPOConfig":
+    def replace(self, **changes: Any) -> "PPOConfig":
         """A copy with some fields changed (static fields or HParams fields)."""
         return _apply_overrides(self, changes)
 
@@ -411,7 +411,7 @@ _PRESETS: dict[str, tuple[dict, dict]] = {
 }
 
 
-def preset(env_id: str, **overrides) -> PPOConfig:
+def preset(env_id: str, **overrides: Any) -> PPOConfig:
     """Tuned `PPOConfig` for `env_id` (defaults where there is no preset yet).
 
     `overrides` may name static `PPOConfig` fields or `HParams` fields.

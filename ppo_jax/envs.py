@@ -16,6 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 from gymnax.environments import spaces
+# The types of the public API's `env=` / `env_params=` arguments (any gymnax env).
+from gymnax.environments.environment import EnvParams, Environment  # noqa: F401
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,7 +15,7 @@ from flax import struct
 
 from ppo_jax.config import PPOConfig
 from ppo_jax.context import AgentContext, check_agent_fits, make_context
-from ppo_jax.envs import LogState
+from ppo_jax.envs import EnvParams, Environment, LogState
 from ppo_jax.networks import ActorCritic, draw_policy_noise, greedy_action, sample_from_noise
 from ppo_jax.normalize import observe
 from ppo_jax.types import TrainState
@@ -66,7 +66,8 @@ def _over_batch(fn: Callable, batch_shape: tuple, key: jax.Array | None, obs):
 
 
 def make_policy(
-    config: PPOConfig, state: TrainState, deterministic: bool = False, env=None, env_params=None
+    config: PPOConfig, state: TrainState, deterministic: bool = False, env: Environment | None = None,
+    env_params: EnvParams | None = None,
 ) -> Callable[[jax.Array, jax.Array], jax.Array]:
     """act(key, obs) -> action, for one raw gymnax observation or a batch of them.
 
@@ -92,7 +93,8 @@ def make_policy(
     return act
 
 
-def make_value_fn(config: PPOConfig, state: TrainState, env=None, env_params=None) -> Callable:
+def make_value_fn(config: PPOConfig, state: TrainState, env: Environment | None = None,
+                  env_params: EnvParams | None = None) -> Callable[[jax.Array], jax.Array]:
     """value(obs) -> V(obs), for one raw gymnax observation ([]) or a batch of them ([B, ...])."""
     ctx = agent_context(config, state, env, env_params, "make_value_fn")
 
@@ -138,8 +140,8 @@ def evaluate(
     key: jax.Array,
     num_episodes: int = 100,
     deterministic: bool = True,
-    env=None,
-    env_params=None,
+    env: Environment | None = None,
+    env_params: EnvParams | None = None,
 ) -> jax.Array:
     """Undiscounted returns of `num_episodes` whole episodes: float32 [num_episodes].
 

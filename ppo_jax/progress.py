@@ -31,7 +31,7 @@ import math
 import sys
 import time
 import warnings
-from typing import Callable, Protocol
+from typing import IO, Any, Callable, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -71,6 +71,10 @@ class ProgressReport:
 
 class ProgressHook(Protocol):
     def __call__(self, report: ProgressReport) -> None: ...
+
+
+# The `progress=` argument: None/False (off), True (a ProgressBar) or a hook.
+Progress = bool | ProgressHook | None
 
 
 # --- device side ---------------------------------------------------------------------
@@ -253,7 +257,7 @@ class ProgressBar:
     """
 
     def __init__(self, desc: str = "training", every: int | None = None, backend: str = "auto",
-                 file=None, **tqdm_kwargs):
+                 file: IO[str] | None = None, **tqdm_kwargs: Any) -> None:
         if backend not in ("auto", "text", "notebook"):
             raise ValueError(f"ProgressBar backend must be auto, text or notebook, got {backend!r}")
         self.desc = desc

@@ -4,13 +4,57 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ppo_jax.config import HPARAM_FIELDS, HParams, PPOConfig
-from ppo_jax.statistics import bootstrap_ci, final_return
+from ppo_jax.statistics import FINAL_FRACTION, FINAL_RETURN_DEFINITION, bootstrap_ci, final_return
+from ppo_jax.validation import is_real
+
+
+def update_numbers(num_updates: int) -> np.ndarray:
+    """The `update` column of every tidy frame: 1, 2, ..., num_updates.
+
+    Updates count from 1 everywhere (frames, the CLI's metrics.csv, progress
+    reports): update u is the u-th update, after which an agent has taken
+    `u * batch_size` env steps (its `timesteps` metric).
+    """
+    return np.arange(1, num_updates + 1)
+
+
+def metric_order(names) -> list[str]:
+    """Metric names in `METRIC_NAMES` order, then any others sorted."""
+    from ppo_jax.train import METRIC_NAMES
+
+    return [k for k in METRIC_NAMES if k in names] + sorted(k for k in names if k not in METRIC_NAMES)
+
+
+def tidy_metrics(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """Per-update metrics of one agent or of seeds -> a tidy frame.
+
+    Args:
+      metrics: dict of arrays [num_updates] (one agent) or [num_seeds, num_updates].
+
+    Returns:
+      One row per (seed, update): columns `seed` (only for [num_seeds,
+      num_updates]), `update` (from 1, see `update_numbers`), then one per metric.
+    """
+    arrays = {k: np.asarray(v) for k, v in metrics.items()}
+    shapes = {v.shape for v in arrays.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) not in (1, 2):
+        raise ValueError(
+            "tidy_metrics: metrics must all be [num_updates] or all [num_seeds, num_updates], got "
+            f"shapes {sorted(shapes)}; index a population with more axes first (a sweep's "
+            "SweepResult.to_dataframe handles [num_configs, num_seeds, num_updates])")
+    shape = next(iter(shapes))
+    num_seeds, num_updates = (1, shape[0]) if len(shape) == 1 else shape
+    columns = {} if len(shape) == 1 else {"seed": np.repeat(np.arange(num_seeds), num_updates)}
+    columns["update"] = np.tile(update_numbers(num_updates), num_seeds)
+    columns.update({k: arrays[k].ravel() for k in metric_order(arrays)})
+    return pd.DataFrame(columns)
 
 
 def _metric_column(metric: str) -> str:
@@ -20,6 +64,20 @@ def _metric_column(metric: str) -> str:
 
 def _setting(config: PPOConfig, key: str) -> Any:
     return getattr(config.hparams, key) if key in HPARAM_FIELDS else getattr(config, key)
+
+
+def _format_value(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else repr(value)
+
+
+def _describe_values(values: list, listed: int = 6) -> str:
+    """A swept key's values: all of them when few, else their count and range."""
+    distinct = list(dict.fromkeys(v for v in values if v is not None))
+    if len(distinct) <= listed:
+        return ", ".join(_format_value(v) for v in distinct)
+    if all(is_real(v) for v in distinct):
+        return f"{len(distinct)} values in [{_format_value(min(distinct))}, {_format_value(max(distinct))}]"
+    return f"{len(distinct)} values: " + ", ".join(_format_value(v) for v in distinct[:listed]) + ", ..."
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -45,6 +103,33 @@ class SweepResult:
     seed: int
     num_compiles: int
 
+    def __repr__(self) -> str:
+        """A few lines for a notebook: shapes, swept keys and values, metric names, the best."""
+        shape = self.metrics["episode_return"].shape
+        lengths = sorted({cfg.num_updates for cfg in self.configs})
+        updates = f"{lengths[0]} updates" if len(lengths) == 1 else f"{lengths[0]} to {lengths[-1]} updates"
+        swept = [f"    {key}: {_describe_values([s.get(key) for s in self.settings])}" for key in self.keys]
+        return "\n".join([
+            f"SweepResult({self.configs[0].env}: {self.num_configs} configurations x {self.num_seeds} "
+            f"seeds x {updates}, seed {self.seed}, {self.num_compiles} compile(s)",
+            "  swept:",
+            *swept,
+            f"  metrics: float32 {list(shape)} each: {', '.join(self.metrics)}",
+            f"  best: {self._describe_best()}",
+            "  .summary(): every configuration ranked; .configs[i]: its PPOConfig; .to_dataframe(): tidy)",
+        ])
+
+    def _describe_best(self) -> str:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            means = np.nanmean(self.final_returns(), axis=1)
+        if np.all(np.isnan(means)):
+            return f"none (no run completed an episode in its last {FINAL_FRACTION:.0%} of updates)"
+        i = int(np.nanargmax(means))
+        settings = ", ".join(f"{k}={_format_value(v)}" for k, v in self.settings[i].items())
+        return (f"configuration {i} ({settings}): final return {means[i]:.4g} (mean over seeds; "
+                f"final return = {FINAL_RETURN_DEFINITION})")
+
     @property
     def num_configs(self) -> int:
         return len(self.configs)
@@ -67,8 +152,9 @@ class SweepResult:
     def final_returns(self) -> np.ndarray:
         """float64 [num_configs, num_seeds]: each run's final return.
 
-        The final return of a run is the nanmean of `episode_return` over its
-        last 10% of updates (at least one update; NaN if no episode ended then).
+        As `ppo_jax.statistics.final_return` defines it: the nanmean of
+        `episode_return` over the run's last 10% of updates (at least one
+        update; NaN if no episode ended then).
         """
         return np.stack([final_return(self.metrics["episode_return"][i], cfg.num_updates)
                          for i, cfg in enumerate(self.configs)]).astype(np.float64)
@@ -76,14 +162,15 @@ class SweepResult:
     def to_dataframe(self) -> pd.DataFrame:
         """Tidy frame: one row per (configuration, seed, update).
 
-        Columns: config, seed (index into the sweep's seed keys), update, one
-        column per swept setting, then one per metric. Metrics named like an
+        Columns: config, seed (index into the sweep's seed keys), update
+        (counted from 1, as in the CLI's metrics.csv), one column per swept
+        setting, then one per metric. Metrics named like an
         HParams field (`learning_rate`, `kl_coef`: their value at that update,
         annealed or adapted) get the suffix `_at_update`, so the setting keeps its name.
         """
         frames = []
         for i, cfg in enumerate(self.configs):
-            seeds, updates = np.meshgrid(np.arange(self.num_seeds), np.arange(cfg.num_updates),
+            seeds, updates = np.meshgrid(np.arange(self.num_seeds), update_numbers(cfg.num_updates),
                                          indexing="ij")
             n = seeds.size
             columns = {"config": np.full(n, i), "seed": seeds.ravel(), "update": updates.ravel()}

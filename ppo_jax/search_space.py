@@ -37,6 +37,14 @@ def random_search(space: Mapping, num_configs: int, seed: int = 0) -> list[dict]
 
     Returns:
       list of `num_configs` dicts, ready for `sweep(config, grid=...)`.
+
+    Example:
+      >>> space = {"learning_rate": (1e-4, 1e-2, "log"), "num_minibatches": [4, 8]}
+      >>> configs = random_search(space, num_configs=32, seed=0)
+      >>> len(configs), sorted(configs[0])
+      (32, ['learning_rate', 'num_minibatches'])
+      >>> all(1e-4 <= c["learning_rate"] <= 1e-2 and c["num_minibatches"] in (4, 8) for c in configs)
+      True
     """
     num_configs = check_positive_int(num_configs, "num_configs", "random_search")
     seed = check_integer(seed, "seed", "random_search")

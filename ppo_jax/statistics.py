@@ -4,20 +4,48 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 
 FINAL_FRACTION = 0.1  # final return: mean over the last 10% of updates
+FINAL_RETURN_DEFINITION = "the mean episode_return over the last 10% of updates"
 
 
-def final_return(episode_return: np.ndarray, num_updates: int) -> np.ndarray:
-    """Final return of runs of `num_updates` updates: episode_return [..., >= num_updates] -> [...].
+def final_window(num_updates: int) -> int:
+    """How many updates a run's final return averages: its last 10%, at least one."""
+    return max(1, math.ceil(FINAL_FRACTION * num_updates))
 
-    The nanmean of `episode_return` over the run's last 10% of updates (at
-    least one update); NaN where no episode ended in that window.
+
+def final_return(episode_return: Any, num_updates: int | None = None) -> np.ndarray:
+    """The final return of runs: episode_return [..., >= num_updates] -> float [...].
+
+    The one definition of "final return" in ppo_jax (`SweepResult`,
+    `TrainOutput.final_return`, the scripts and the README use it): the
+    nanmean of a run's per-update `episode_return` over its last
+    `final_window(num_updates)` updates, the last 10% (at least one). Updates
+    in which no episode ended (NaN) are left out; NaN if no episode ended in
+    the whole window.
+
+    Args:
+      episode_return: per-update mean returns, updates on the last axis
+        (a `TrainOutput.metrics["episode_return"]`, any leading batch axes).
+      num_updates: the run's length, for a run NaN-padded past its end (a
+        sweep with different budgets); default: the last axis's length.
+
+    Returns:
+      float array of the leading shape (a float for one run).
+
+    Example:
+      >>> float(final_return(np.arange(1.0, 21.0)))       # 20 updates: the mean of the last 2
+      19.5
+      >>> final_return(np.array([[1.0, np.nan, 3.0], [4.0, 5.0, np.nan]]))  # 2 runs of 3 updates
+      array([ 3., nan])
     """
-    last = max(1, math.ceil(FINAL_FRACTION * num_updates))
-    window = np.asarray(episode_return)[..., num_updates - last: num_updates]
+    episode_return = np.asarray(episode_return, np.float64)
+    num_updates = episode_return.shape[-1] if num_updates is None else num_updates
+    last = final_window(num_updates)
+    window = episode_return[..., num_updates - last: num_updates]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows give NaN
         return np.nanmean(window, axis=-1)

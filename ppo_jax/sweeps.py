@@ -6,11 +6,15 @@ combination). Each group is one population of (configuration, seed) members,
 sharded over the devices (`sharding.py`); the results come back as one
 `SweepResult` (`results.py`).
 
-Example:
+Example (a tiny budget: 2 updates per run):
+  >>> import ppo_jax
+  >>> config = ppo_jax.PPOConfig(env="CartPole-v1", total_timesteps=1024, hidden_sizes=(16,))
   >>> res = ppo_jax.sweep(config, {"learning_rate": [1e-4, 3e-4, 1e-3],
-  ...                              "clip_eps": [0.1, 0.2]}, num_seeds=16, seed=0)
-  >>> res.metrics["episode_return"].shape    # [6, 16, num_updates]
-  >>> res.summary()                          # mean final return and 95% CI, best first
+  ...                              "clip_eps": [0.1, 0.2]}, num_seeds=2, seed=0)
+  >>> res.metrics["episode_return"].shape    # [6, 2, num_updates]
+  (6, 2, 2)
+  >>> list(res.summary().columns)            # mean final return and 95% CI, best first
+  ['config', 'learning_rate', 'clip_eps', 'final_return', 'ci_low', 'ci_high']
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import jax
 import numpy as np
 
 from ppo_jax.config import HParams, PPOConfig
+from ppo_jax.envs import EnvParams, Environment
 from ppo_jax.grids import configure, expand_grid
 from ppo_jax.results import SweepResult
 from ppo_jax.sharding import run_population, to_host
@@ -45,9 +50,9 @@ def sweep(
     num_seeds: int,
     seed: int = 0,
     devices: Sequence[jax.Device] | None = None,
-    env=None,
-    env_params=None,
-) -> "SweepResult":
+    env: Environment | None = None,
+    env_params: EnvParams | None = None,
+) -> SweepResult:
     """Trains every configuration of `grid` with `num_seeds` seeds, sharded over `devices`.
 
     Args:

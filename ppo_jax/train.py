@@ -18,7 +18,8 @@ from ppo_jax.distributions import kl_divergence
 from ppo_jax.networks import ActorCritic, init_params
 from ppo_jax.normalize import init_reward_scaler, init_running_stats, observe
 from ppo_jax.population import compile_population
-from ppo_jax.progress import resolve_progress, with_progress
+from ppo_jax.envs import EnvParams, Environment
+from ppo_jax.progress import Progress, resolve_progress, with_progress
 from ppo_jax.rollout import EpisodeTally, RolloutCarry, bootstrap_values, collect_rollout
 from ppo_jax.types import Batch, TrainOutput, TrainState, Transition
 from ppo_jax.update import UpdateSettings, init_optimizer_state, update_policy
@@ -204,8 +205,8 @@ class Trainer(NamedTuple):
     Python int (`jax.jit(trainer.run, static_argnums=2)`).
     """
 
-    init: Callable
-    run: Callable
+    init: Callable[..., TrainState]
+    run: Callable[..., tuple[TrainState, dict[str, jax.Array]]]
 
 
 def run_updates(state: TrainState, hparams: HParams, num_updates: int, *, ctx: AgentContext,
@@ -258,7 +259,8 @@ def _past_schedule_message(config: PPOConfig, done: int, num_updates: int) -> st
     )
 
 
-def make_trainer(config: PPOConfig, env=None, env_params=None, progress=None) -> Trainer:
+def make_trainer(config: PPOConfig, env: Environment | None = None, env_params: EnvParams | None = None,
+                 progress: Progress = None) -> Trainer:
     """`Trainer` for `config`; `env` (a gymnax Environment) overrides `config.env`.
 
     Running N updates and then M more equals running N + M at once: the
@@ -294,13 +296,17 @@ def make_trainer(config: PPOConfig, env=None, env_params=None, progress=None) ->
     return Trainer(init, run)
 
 
-def make_train(config: PPOConfig, env=None, env_params=None, progress=None) -> Callable[..., TrainOutput]:
+def make_train(config: PPOConfig, env: Environment | None = None, env_params: EnvParams | None = None,
+               progress: Progress = None) -> Callable[..., TrainOutput]:
     """train(key, hparams=config.hparams) -> TrainOutput, pure and jit/vmap-able.
 
-    Example:
-      >>> train = ppo_jax.make_train(ppo_jax.PPOConfig())
+    Example (a tiny budget: 4 updates of 4 envs x 128 steps):
+      >>> import jax, ppo_jax
+      >>> config = ppo_jax.PPOConfig(env="CartPole-v1", total_timesteps=2048)
+      >>> train = ppo_jax.make_train(config)
       >>> out = jax.jit(train)(jax.random.key(0), config.hparams)
       >>> out.metrics["episode_return"].shape   # [num_updates]
+      (4,)
     """
     trainer = make_trainer(config, env, env_params, progress)
 
@@ -327,13 +333,25 @@ def train_seeds(
     num_seeds: int,
     seed: int = 0,
     hparams: HParams | None = None,
-    env=None,
-    env_params=None,
-    progress=None,
+    env: Environment | None = None,
+    env_params: EnvParams | None = None,
+    progress: Progress = None,
 ) -> TrainOutput:
     """Trains `num_seeds` agents vmapped in one compile; leaves get a leading [num_seeds] axis.
 
     Calling it again with the same static config (any hparams) does not recompile.
+    Seed i gets the key `jax.random.split(jax.random.key(seed), num_seeds)[i]`.
+
+    Example (a tiny budget: 3 seeds of 2 updates):
+      >>> import ppo_jax
+      >>> config = ppo_jax.PPOConfig(env="CartPole-v1", total_timesteps=1024, hidden_sizes=(16,))
+      >>> outs = ppo_jax.train_seeds(config, num_seeds=3, seed=0)
+      >>> outs.metrics["episode_return"].shape, outs.final_return().shape   # [num_seeds, num_updates]
+      ((3, 2), (3,))
+      >>> outs.to_dataframe()[["seed", "update", "timesteps"]].head(2)       # update counts from 1
+         seed  update  timesteps
+      0     0       1      512.0
+      1     0       2     1024.0
     """
     num_seeds = check_positive_int(num_seeds, "num_seeds", "train_seeds")
     seed = check_integer(seed, "seed", "train_seeds")

@@ -5,13 +5,19 @@ T = num_steps, B = num_envs, D = flattened observation size, A = action size.
 
 from __future__ import annotations
 
+import math
+import warnings
 from typing import Any
 
 import jax
+import numpy as np
+import pandas as pd  # noqa: F401  (to_dataframe's return type)
 from flax import struct
 
 from ppo_jax.envs import LogState
 from ppo_jax.normalize import RewardScaler, RunningMeanStd
+from ppo_jax.results import metric_order, tidy_metrics
+from ppo_jax.statistics import FINAL_RETURN_DEFINITION, final_return
 
 
 @struct.dataclass
@@ -81,7 +87,55 @@ class TrainState:
 
 @struct.dataclass
 class TrainOutput:
-    """Result of `train`: final state and per-update metrics (dict of [num_updates])."""
+    """Result of `train`: final state and per-update metrics (dict of [num_updates]).
+
+    Under `jax.vmap` (e.g. `train_seeds`) every leaf gains leading batch axes:
+    metrics [num_seeds, num_updates]. A pytree (two fields); the methods below
+    read it on the host and are not meant for use inside `jit`.
+    """
 
     state: TrainState
     metrics: dict
+
+    def final_return(self) -> np.ndarray:
+        """float [batch shape]: each agent's final return (`ppo_jax.statistics.final_return`:
+        the mean episode_return over the last 10% of updates)."""
+        return final_return(self.metrics["episode_return"])
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """Tidy pandas frame: one row per (seed, update), `update` counted from 1.
+
+        Columns: `seed` (for a [num_seeds] population; absent for one agent),
+        `update`, then one per metric: the frame the CLI writes as metrics.csv.
+        """
+        return tidy_metrics(self.metrics)
+
+    def __repr__(self) -> str:
+        """A few lines (not every array): population shape, updates, metric names, final return."""
+        return describe_train_output(self)
+
+
+def describe_train_output(out: TrainOutput) -> str:
+    """`TrainOutput.__repr__`: shapes always; the final return when the values are concrete."""
+    metrics = out.metrics if isinstance(out.metrics, dict) else {}
+    returns = metrics.get("episode_return")
+    if returns is None or not hasattr(returns, "shape") or len(returns.shape) == 0:
+        return f"TrainOutput(state={type(out.state).__name__}, metrics: {', '.join(map(str, metrics))})"
+    *batch, num_updates = returns.shape
+    agents = {0: "one agent", 1: f"{math.prod(batch)} agents"}.get(
+        len(batch), f"{math.prod(batch)} agents (batch shape {tuple(batch)})")
+    lines = [f"TrainOutput({agents} x {num_updates} updates",
+             f"  metrics: [{', '.join(map(str, returns.shape))}] each: {', '.join(metric_order(metrics))}"]
+    if not isinstance(returns, jax.core.Tracer):  # values exist only outside a trace
+        final = np.atleast_1d(final_return(returns))
+        steps = np.max(np.asarray(metrics["timesteps"])) if "timesteps" in metrics else None
+        if steps is not None:
+            lines.append(f"  env steps per agent: {int(steps):,}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # every agent NaN
+            summary = (f"{np.nanmean(final):.4g}" if final.size == 1 else
+                       f"mean {np.nanmean(final):.4g}, min {np.nanmin(final):.4g}, "
+                       f"max {np.nanmax(final):.4g} over agents")
+        lines.append(f"  final return: {summary} ({FINAL_RETURN_DEFINITION})")
+    lines.append(f"  state: {type(out.state).__name__} (params, optimizer, normalizers, env states, key))")
+    return "\n".join(lines)

@@ -39,6 +39,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 import ppo_jax  # noqa: E402
+from ppo_jax.statistics import final_window  # noqa: E402
 
 
 class FiveValueStep:
@@ -119,15 +120,21 @@ def programs(ppo_module, config: ppo_jax.PPOConfig, population: int) -> dict:
 
 
 def final_return(name: str, out) -> float:
-    """Mean return of the episodes that ended in the last 10 updates (all agents):
-    a check that both programs really trained."""
+    """Mean return of the episodes that ended in the last 10% of updates (all agents
+    pooled, `ppo_jax.statistics.final_window`): a check that both programs trained.
+
+    Pooled over episodes rather than `statistics.final_return`'s mean of per-update
+    means, because PureJaxRL logs episodes per step; the window is the same.
+    """
     if name == "ppo_jax":
-        returns = np.asarray(out.metrics["episode_return"])[..., -10:]
-        counts = np.asarray(out.metrics["num_episodes"])[..., -10:]
+        last = final_window(np.shape(out.metrics["episode_return"])[-1])
+        returns = np.asarray(out.metrics["episode_return"])[..., -last:]
+        counts = np.asarray(out.metrics["num_episodes"])[..., -last:]
         return float(np.nansum(returns * counts) / counts.sum())
     metrics = out["metrics"]  # PureJaxRL: per-step info, [..., updates, steps, envs]
-    ended = np.asarray(metrics["returned_episode"])[..., -10:, :, :]
-    return float(np.asarray(metrics["returned_episode_returns"])[..., -10:, :, :][ended].mean())
+    last = final_window(np.shape(metrics["returned_episode"])[-3])
+    ended = np.asarray(metrics["returned_episode"])[..., -last:, :, :]
+    return float(np.asarray(metrics["returned_episode_returns"])[..., -last:, :, :][ended].mean())
 
 
 def measure(ppo_module, config: ppo_jax.PPOConfig, population: int, rounds: int) -> dict:

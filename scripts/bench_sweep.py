@@ -111,8 +111,9 @@ def agreement(a, b) -> dict:
 
     same = np.isclose(a, b, rtol=1e-5, atol=1e-5, equal_nan=True)
     leading = np.where(same.all(-1), same.shape[-1], np.argmin(same, axis=-1))  # updates before the first mismatch
-    last = max(1, a.shape[-1] // 10)
-    final = lambda x: float(np.nanmean(x[..., -last:]))  # noqa: E731
+    from ppo_jax.statistics import final_return
+
+    final = lambda x: float(np.nanmean(final_return(x)))  # noqa: E731  mean over runs
     return {"runs_identical": int(same.all(-1).sum()), "runs": int(same[..., 0].size),
             "leading_identical_updates_median": float(np.median(leading)),
             "final_return_sweep": final(a), "final_return_sequential": final(b)}

@@ -186,11 +186,13 @@ def device_peak_mib() -> float | None:
 
 
 def final_return(episode_return) -> float:
-    """Mean over agents of the mean return over the last 10 updates (NaN-aware)."""
+    """Mean over agents of each agent's final return (`ppo_jax.statistics.final_return`:
+    the mean episode_return over the last 10% of updates); NaN if no agent has one."""
     import numpy as np
+    from ppo_jax.statistics import final_return as agent_final_return
 
-    tail = np.asarray(episode_return)[..., -10:]
-    return float(np.nanmean(tail)) if np.isfinite(tail).any() else float("nan")
+    per_agent = np.atleast_1d(agent_final_return(episode_return))
+    return float(np.nanmean(per_agent)) if np.isfinite(per_agent).any() else float("nan")
 
 
 def ppo_jax_function(config, population: int, seed: int):
@@ -387,6 +389,8 @@ def time_sb3_once(config: dict, seed: int) -> dict:
         "run_cpu_s": run_cpu_s,
         "steps_per_agent": int(model.num_timesteps),
         "run_peak_rss_mib": window_peak_rss_mib(),
+        # SB3 keeps no per-update returns, so its figure is its last 10 episodes' mean: a
+        # check that it trained, not ppo_jax's final return (its runs are shorter anyway).
         "final_return": float(statistics.fmean(returns[-10:])) if returns else float("nan"),
     }
 

@@ -37,40 +37,72 @@ sys.path.insert(0, str(REPO_ROOT))  # the working tree's ppo_jax, whatever is in
 # and importing gymnax (through ppo_jax) does.
 
 
-def parse_value(key: str, text: str):
-    """One value of setting `key` from text, typed like the field's default."""
-    from ppo_jax.config import HPARAM_FIELDS, PPOConfig
+def _convert(key: str, text: str, convert, expected: str, option: str):
+    """convert(text), or a ValueError naming the option, the key, the bad value and the type."""
+    try:
+        return convert(text)
+    except ValueError:
+        raise ValueError(f"{option} {key}: {text!r} is not {expected}") from None
 
+
+def _parse_bool(text: str) -> bool:
+    if text.lower() not in ("true", "false", "1", "0"):
+        raise ValueError(text)
+    return text.lower() in ("true", "1")
+
+
+def _parse_sizes(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split("x"))
+
+
+def parse_value(key: str, text: str, option: str = "--grid"):
+    """One value of setting `key` from text, typed like the field's default.
+
+    Raises ValueError naming `option`, `key`, the text and the expected type
+    when the text does not parse, and listing the valid keys for an unknown key.
+    """
+    from ppo_jax.config import HPARAM_FIELDS, STATIC_FIELDS, PPOConfig
+    from ppo_jax.grids import VALID_KEYS
+
+    if key not in HPARAM_FIELDS and key not in STATIC_FIELDS:
+        raise ValueError(f"{option}: unknown key {key!r}; {VALID_KEYS}")
     if key in HPARAM_FIELDS:
-        return float(text)
-    default = getattr(PPOConfig(), key, None)
+        return _convert(key, text, float, "a number (e.g. 3e-4)", option)
+    default = getattr(PPOConfig(), key)
     if isinstance(default, bool):
-        if text.lower() not in ("true", "false", "1", "0"):
-            raise ValueError(f"{key} takes true or false, got {text!r}")
-        return text.lower() in ("true", "1")
+        return _convert(key, text, _parse_bool, "true or false", option)
     if isinstance(default, int):
-        return int(text)
+        return _convert(key, text, int, "an integer (e.g. 8)", option)
     if isinstance(default, tuple):
-        return tuple(int(x) for x in text.split("x"))
+        return _convert(key, text, _parse_sizes, "layer sizes as integers joined by x (e.g. 64x64)",
+                        option)
     return text
 
 
-def _split_assignment(text: str) -> tuple[str, str]:
+def _split_assignment(text: str, option: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
-    if not sep or not key or not value:
-        raise ValueError(f"expected key=value, got {text!r}")
+    if not sep or not key.strip() or not value.strip():
+        raise ValueError(f"{option} takes key=value, got {text!r}")
     return key.strip(), value.strip()
 
 
 def parse_random(text: str) -> tuple[str, object]:
     """key=low:high[:log] -> (key, (low, high[, "log"])); key=a|b|c -> (key, [a, b, c])."""
-    key, value = _split_assignment(text)
+    key, value = _split_assignment(text, "--random")
     if "|" in value:
-        return key, [parse_value(key, v) for v in value.split("|")]
+        return key, [parse_value(key, v, "--random") for v in value.split("|")]
     parts = value.split(":")
     if len(parts) not in (2, 3):
         raise ValueError(f"--random {key} takes low:high, low:high:log or a|b|c, got {value!r}")
-    return key, (float(parts[0]), float(parts[1]), *parts[2:])
+    bounds = [_convert(key, part, float, "a number (a range is low:high or low:high:log)", "--random")
+              for part in parts[:2]]
+    return key, (*bounds, *parts[2:])
+
+
+def parse_set(text: str) -> tuple[str, object]:
+    """key=value (a --set override) -> (key, typed value)."""
+    key, value = _split_assignment(text, "--set")
+    return key, parse_value(key, value, "--set")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,8 +137,8 @@ def parse_grid(args: argparse.Namespace):
         return random_search(space, args.num_configs, args.seed)
     grid = {}
     for text in args.grid:
-        key, values = _split_assignment(text)
-        grid[key] = [parse_value(key, v) for v in values.split(",")]
+        key, values = _split_assignment(text, "--grid")
+        grid[key] = [parse_value(key, v.strip(), "--grid") for v in values.split(",")]
     return grid
 
 
@@ -161,8 +193,7 @@ def main(argv: list[str] | None = None):
     import ppo_jax
 
     try:
-        base = ppo_jax.preset(args.env, **dict(
-            (key, parse_value(key, value)) for key, value in map(_split_assignment, args.set)))
+        base = ppo_jax.preset(args.env, **dict(parse_set(text) for text in args.set))
         grid = parse_grid(args)
         result = ppo_jax.sweep(base, grid, num_seeds=args.num_seeds, seed=args.seed)
     except ValueError as err:

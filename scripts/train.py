@@ -17,6 +17,12 @@ Writes to the output folder:
   metrics.npz          raw arrays, one per metric: float32 [num_seeds, updates]
   checkpoint/          the population's TrainState and config (ppo_jax.load reads it)
   learning_curve.png   return vs env steps (mean over seeds, 95% band) + diagnostics
+
+An output folder that exists and is not empty is refused (exit code 2, nothing
+touched) unless --resume continues the run in it or --overwrite replaces it.
+--overwrite removes the previous run's files above (and temporary files an
+interrupted save left) before training, so nothing stale stays beside the new
+run; it refuses a folder holding anything else, which it never deletes.
 """
 
 from __future__ import annotations
@@ -27,24 +33,33 @@ import functools
 import json
 import os
 import re
+import shutil
 import sys
 import time
+import warnings
 from typing import Annotated, Literal, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 import tyro
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+SCRIPTS_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(SCRIPTS_DIR))  # the working tree's ppo_jax, whatever is installed
+sys.path.insert(0, SCRIPTS_DIR)  # plot.py
 
 import ppo_jax  # noqa: E402
 from ppo_jax.config import ACTIVATIONS, HPARAM_FIELDS, OBJECTIVES, STATIC_FIELDS, HParams  # noqa: E402
-from ppo_jax.train import METRIC_NAMES, seed_keys  # noqa: E402
+from ppo_jax.results import tidy_metrics  # noqa: E402
+from ppo_jax.statistics import final_return, final_window  # noqa: E402
+from ppo_jax.train import seed_keys  # noqa: E402
 from plot import plot_runs  # noqa: E402
 
 CHECKPOINT_DIR = "checkpoint"
+# Everything a run writes into its output folder (--overwrite removes exactly these).
+RUN_FILES = ("config.json", "run.json", "metrics.csv", "metrics.npz", "learning_curve.png",
+             CHECKPOINT_DIR)
+TEMPORARY_FILE = re.compile(r"^(config\.json|run\.json|metrics\.csv|metrics\.npz)\.tmp-\d+$")
 
 
 def attribute_docs(cls) -> dict[str, str]:
@@ -76,6 +91,8 @@ def build_args_class(defaults: ppo_jax.PPOConfig, preset_note: str, num_seeds: i
         ("resume", *_flag(Optional[str], None, "continue the run in DIR from its checkpoint (its "
                           "config is kept; config flags must match it, except a larger "
                           "--total-timesteps, which extends the run)", metavar="DIR")),
+        ("overwrite", *_flag(bool, False, "replace the run already in --out: its files are removed "
+                             "first (a folder holding other files is refused)")),
         ("checkpoint_every", *_flag(int, 0, "save a checkpoint (and metrics) every N updates; 0: "
                                     "only at the end", metavar="N")),
         ("max_updates", *_flag(Optional[int], None, "stop after N updates in this invocation (a "
@@ -148,6 +165,49 @@ def read_run(run_dir: str) -> dict:
     return {"config": info["config"], "run": run_info, "checkpoint": info}
 
 
+# --- the output folder -----------------------------------------------------------------
+def usage_error(message: str):
+    """Exit code 2 (a usage error, as argparse and tyro give) with `message` on stderr."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def is_run_file(name: str) -> bool:
+    """Whether `name` (an entry of an output folder) is something this script writes."""
+    return name in RUN_FILES or bool(TEMPORARY_FILE.match(name))
+
+
+def prepare_output_folder(out: str, overwrite: bool) -> None:
+    """Checks `out` for a fresh run and, with `overwrite`, removes the previous run's files.
+
+    Refused (exit code 2, nothing touched): `out` is a file; `out` is not empty
+    and `overwrite` is off; `overwrite` is on but `out` holds entries this
+    script does not write (they may be the user's; they are never deleted).
+    """
+    if not os.path.exists(out):
+        return
+    if not os.path.isdir(out):
+        usage_error(f"--out {out} exists and is not a folder")
+    entries = sorted(os.listdir(out))
+    if not entries:
+        return
+    if not overwrite:
+        usage_error(
+            f"--out {out} is not empty (it holds {', '.join(entries)}); pass --overwrite to replace "
+            f"the run there, --resume {out} to continue it, or choose another --out")
+    foreign = [name for name in entries if not is_run_file(name)]
+    if foreign:
+        usage_error(
+            f"--overwrite: {out} holds files that are not a ppo_jax run's ({', '.join(foreign)}); "
+            "they are never deleted: move them or choose another --out")
+    for name in entries:  # only the previous run's files are left
+        path = os.path.join(out, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+
+
 # --- training ------------------------------------------------------------------------
 _BAR = ppo_jax.ProgressBar(desc="training")
 
@@ -184,13 +244,7 @@ def write_metrics(out: str, metrics: dict[str, np.ndarray]) -> None:
             np.savez(f, **metrics)
 
     _atomic_write(os.path.join(out, "metrics.npz"), npz)
-    num_seeds, num_updates = metrics["timesteps"].shape
-    order = [k for k in METRIC_NAMES if k in metrics] + sorted(k for k in metrics if k not in METRIC_NAMES)
-    frame = pd.DataFrame({
-        "seed": np.repeat(np.arange(num_seeds), num_updates),
-        "update": np.tile(np.arange(1, num_updates + 1), num_seeds),
-        **{k: metrics[k].ravel() for k in order},
-    })
+    frame = tidy_metrics(metrics)  # the frame TrainOutput.to_dataframe gives: update counts from 1
     _atomic_write(os.path.join(out, "metrics.csv"), lambda tmp: frame.to_csv(tmp, index=False))
 
 
@@ -260,16 +314,20 @@ def extended_config(saved: ppo_jax.PPOConfig, total_timesteps: int, done: int) -
 
 
 def summarize(metrics: dict[str, np.ndarray]) -> str:
-    returns = metrics["episode_return"]
-    last = max(1, returns.shape[1] // 10)
-    with np.errstate(all="ignore"):
-        per_seed = np.nanmean(returns[:, -last:], axis=1)
-    return (f"final return (mean of the last {last} updates): {np.nanmean(per_seed):.1f} over "
-            f"{returns.shape[0]} seeds (min {np.nanmin(per_seed):.1f}, max {np.nanmax(per_seed):.1f})")
+    """One line: the final return (`ppo_jax.statistics.final_return`) over seeds."""
+    returns = metrics["episode_return"]  # [num_seeds, updates done]
+    per_seed = final_return(returns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no seed ended an episode: NaN
+        mean, low, high = np.nanmean(per_seed), np.nanmin(per_seed), np.nanmax(per_seed)
+    return (f"final return (mean episode_return over the last {final_window(returns.shape[1])} "
+            f"updates, 10%): {mean:.1f} over {returns.shape[0]} seeds (min {low:.1f}, max {high:.1f})")
 
 
 def train(args, argv: list[str] | None = None) -> str:
     """Runs (or resumes) the population described by args; returns the output folder."""
+    if args.resume is not None and args.overwrite:
+        usage_error("--overwrite replaces a run and --resume continues one: give one of them")
     if args.resume is not None:
         run = read_run(args.resume)
         _check_resume_flags(args, run["config"], run["run"])
@@ -287,6 +345,7 @@ def train(args, argv: list[str] | None = None) -> str:
         num_seeds, seed, state, metrics, elapsed = args.num_seeds, args.seed, None, None, 0.0
         if num_seeds <= 0:
             raise SystemExit(f"error: --num-seeds must be positive, got {num_seeds}")
+        prepare_output_folder(out, args.overwrite)
     os.makedirs(out, exist_ok=True)
     write_json(os.path.join(out, "config.json"), config.to_dict())
 

@@ -229,10 +229,29 @@ def test_to_dataframe_is_tidy(grid_result):
     assert list(frame.columns[:5]) == ["config", "seed", "update", "learning_rate", "clip_eps"]
     assert {"episode_return", "value_loss", "learning_rate_at_update", "kl_coef_at_update"} <= set(frame.columns)
     assert len(frame.columns) == 5 + len(grid_result.metrics)
-    row = frame[(frame["config"] == 5) & (frame["seed"] == 2) & (frame["update"] == 1)].iloc[0]
+    assert frame["update"].min() == 1 and frame["update"].max() == CONFIG.num_updates  # from 1
+    row = frame[(frame["config"] == 5) & (frame["seed"] == 2) & (frame["update"] == 2)].iloc[0]
     assert row.learning_rate == 1e-3 and row.clip_eps == 0.2
-    assert row.value_loss == grid_result.metrics["value_loss"][5, 2, 1]
-    assert row.learning_rate_at_update == pytest.approx(1e-3 * 2 / 3)  # annealed, update 1 of 3
+    assert row.value_loss == grid_result.metrics["value_loss"][5, 2, 1]  # update 2: index 1
+    assert row.learning_rate_at_update == pytest.approx(1e-3 * 2 / 3)  # annealed, 2nd update of 3
+
+
+def test_sweep_frame_numbers_updates_like_the_cli_and_train_output(grid_result):
+    """Per configuration, the sweep's frame is the tidy frame of TrainOutput.to_dataframe
+    and of the CLI's metrics.csv (`results.tidy_metrics`): same seeds, updates and values."""
+    frame = grid_result.to_dataframe()
+    for i in (0, 5):
+        own = frame[frame["config"] == i].reset_index(drop=True)
+        tidy = ppo_jax.results.tidy_metrics({k: v[i] for k, v in grid_result.metrics.items()})
+        tidy = tidy.rename(columns={"learning_rate": "learning_rate_at_update",
+                                    "kl_coef": "kl_coef_at_update"})
+        pd.testing.assert_frame_equal(own[tidy.columns], tidy, check_dtype=False)
+
+
+def test_repr_is_a_few_lines(grid_result):
+    text = repr(grid_result)
+    assert len(text.splitlines()) < 25 and "6 configurations x 4 seeds" in text
+    assert f"best: configuration {grid_result.summary().config[0]} " in text
 
 
 def test_summary_and_best(grid_result):

@@ -167,7 +167,7 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--purejaxrl", type=Path, required=True, help="PureJaxRL checkout's purejaxrl/ folder")
     p.add_argument("--populations", type=int, nargs="+", default=[1, 8])
     p.add_argument("--rounds", type=int, default=5, help="timed runs of each library, alternating")
-    p.add_argument("--total-timesteps", type=int, default=500_000)
+    p.add_argument("--total-timesteps", type=int, default=499_712)
     p.add_argument("--out", type=Path, default=None, help="append JSON lines here")
     args = p.parse_args(argv)
     ppo_module = import_purejaxrl(args.purejaxrl.resolve())

@@ -31,7 +31,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--env", default="CartPole-v1")
     parser.add_argument("--num-seeds", type=int, default=64)
     parser.add_argument("--total-timesteps", type=int, default=None,
-                        help="default: the env preset's (CartPole: 500000)")
+                        help="default: the env preset's (CartPole: 499712)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--every", type=int, default=None,
                         help="updates between reports (default: the ProgressBar default, ~200 per run)")

@@ -133,7 +133,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", default="CartPole-v1")
     p.add_argument("--total-timesteps", type=int, default=50_000,
-                   help="per run; the CartPole preset trains 500000 (reduced here for CPU)")
+                   help="per run; the CartPole preset trains 499712 (reduced here for CPU)")
     p.add_argument("--num-seeds", type=int, default=8)
     p.add_argument("--out", type=Path, help="write the figures as JSON here")
     p.add_argument("--child", choices=("sweep", "sequential"), help=argparse.SUPPRESS)

@@ -49,7 +49,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # measure the working tree's ppo_jax, whatever is installed
 
-DEFAULT_BUDGETS = {"CartPole-v1": 500_000, "Breakout-MinAtar": 100_000, "Pendulum-v1": 200_000}
+DEFAULT_BUDGETS = {"CartPole-v1": 499_712, "Breakout-MinAtar": 100_000, "Pendulum-v1": 200_000}
 FALLBACK_BUDGET = 100_000
 DEFAULT_SB3_BUDGET = 100_000
 VERSION_PACKAGES = ("jax", "jaxlib", "flax", "optax", "gymnax", "distrax", "chex", "numpy",

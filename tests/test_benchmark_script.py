@@ -86,7 +86,7 @@ def test_worker_failure_becomes_an_error_record(bench):
 def test_sb3_settings_match_the_config(bench):
     """Torch-free: the keyword arguments SB3 gets. (`check_sb3_model`, the
     benchmark's own self-check, verifies the built model before every SB3 run.)"""
-    config = bench.make_config("CartPole-v1", 500_000)
+    config = bench.make_config("CartPole-v1", 499_712)
     kwargs = bench.sb3_kwargs(config, seed=0)
     assert (kwargs["n_steps"], kwargs["batch_size"], kwargs["n_epochs"]) == (128, 128, 4)
     assert kwargs["learning_rate"](1.0) == pytest.approx(2.5e-4)

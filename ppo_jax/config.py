@@ -292,9 +292,10 @@ class PPOConfig:
 
     def __repr__(self) -> str:
         # The dataclass repr, with the steps that will really run beside total_timesteps.
-        fields = [f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)]
-        fields[1] += (f" (runs {self.steps_run}: {self.num_updates} update"
-                      f"{'s' if self.num_updates != 1 else ''} x {self.batch_size})")
+        runs = (f" (runs {self.steps_run}: {self.num_updates} update"
+                f"{'s' if self.num_updates != 1 else ''} x {self.batch_size})")
+        fields = [f"{f.name}={getattr(self, f.name)!r}" + (runs if f.name == "total_timesteps" else "")
+                  for f in dataclasses.fields(self)]
         return f"PPOConfig({', '.join(fields)})"
 
     def replace(self, **changes: Any) -> "PPOConfig":

@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny configs and a fast-compiling jit for smoke-sized runs.
+"""Shared fixtures: tiny configs, a fast-compiling jit for smoke-sized runs, and
+the scripts in scripts/ loaded as modules.
 
 Nothing here is autouse: it only provides fixtures that tests ask for by name.
 One hook: under CI (the `CI` environment variable set to true, as `.ci/run`
@@ -8,7 +9,10 @@ into a silently green run.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+from pathlib import Path
 
 import jax
 import pytest
@@ -85,3 +89,34 @@ def jit_fast(fn, **jit_kwargs):
 def fast_jit():
     """The `jit_fast` function, as a fixture."""
     return jit_fast
+
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def _load_script(name: str):
+    """scripts/<name>.py as a fresh module (not installed, so loaded from its file)."""
+    spec = importlib.util.spec_from_file_location(f"ppo_jax_script_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the script loads
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(spec.name, None)
+    return module
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """load_script(name) -> scripts/<name>.py as a module."""
+    return _load_script
+
+
+@pytest.fixture(scope="module")
+def train_script():
+    return _load_script("train")
+
+
+@pytest.fixture(scope="module")
+def sweep_script():
+    return _load_script("sweep")

@@ -107,16 +107,7 @@ def test_a_hung_worker_is_killed_and_recorded(bench):
     assert "| timed out (0.5 s) |" in bench.markdown_table([record], [])
 
 
-def _load_script(name: str):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"{name}_script", SCRIPT.parent / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_peer_benchmark_gives_purejaxrl_our_settings_and_its_step_api():
+def test_peer_benchmark_gives_purejaxrl_our_settings_and_its_step_api(load_script):
     """bench_peer.py's shims, without a PureJaxRL checkout: the config it hands
     PureJaxRL is ours, and the env it gets returns gymnax's pre-1.0 five values."""
     import gymnax
@@ -125,7 +116,7 @@ def test_peer_benchmark_gives_purejaxrl_our_settings_and_its_step_api():
 
     from ppo_jax import PPOConfig
 
-    peer = _load_script("bench_peer")
+    peer = load_script("bench_peer")
     config = PPOConfig()
     theirs = peer.purejaxrl_config(config)
     assert (theirs["NUM_ENVS"], theirs["NUM_STEPS"], theirs["UPDATE_EPOCHS"], theirs["NUM_MINIBATCHES"]) == (

@@ -6,7 +6,6 @@ run trains (a tiny budget, one compile).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -17,27 +16,9 @@ import pytest
 
 import ppo_jax
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 TINY = ["--env", "CartPole-v1", "--num-envs", "2", "--num-steps", "16", "--num-minibatches", "2",
         "--update-epochs", "1", "--hidden-sizes", "8", "--total-timesteps", "64", "--num-seeds", "2",
         "--no-progress"]
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"ppo_jax_cli_{name}", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def train_script():
-    return load_script("train")
-
-
-@pytest.fixture(scope="module")
-def sweep_script():
-    return load_script("sweep")
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

@@ -6,9 +6,6 @@ number the tests expect can be worked out by hand.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -20,18 +17,6 @@ from ppo_jax import SweepResult, TrainOutput
 from ppo_jax.results import tidy_metrics, update_numbers
 from ppo_jax.statistics import final_return, final_window
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"ppo_jax_results_{name}", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the script loads
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.modules.pop(spec.name, None)
-    return module
 
 
 def fake_metrics(batch: tuple[int, ...], num_updates: int, batch_size: int = 64) -> dict:
@@ -92,21 +77,21 @@ def test_train_output_final_return_uses_the_definition():
     np.testing.assert_array_equal(out.final_return(), [14.5, 15.5, 16.5])  # mean of updates 14, 15
 
 
-def test_train_script_summary_uses_the_definition():
+def test_train_script_summary_uses_the_definition(load_script):
     """15 updates: the last 10% is 2 updates (the script used to take 15 // 10 = 1)."""
     summary = load_script("train").summarize(fake_metrics((2,), 15))
     assert "last 2 updates" in summary and "15.0 over 2 seeds" in summary  # mean of 14.5 and 15.5
     assert "min 14.5, max 15.5" in summary
 
 
-def test_benchmark_final_return_uses_the_definition():
+def test_benchmark_final_return_uses_the_definition(load_script):
     """20 updates of 2 agents: the last 10% is 2 updates (the script used to take 10)."""
     benchmark = load_script("benchmark")
     assert benchmark.final_return(fake_metrics((2,), 20)["episode_return"]) == pytest.approx(20.0)
     assert benchmark.final_return(np.full((2, 20), np.nan)) != benchmark.final_return(np.ones((2, 20)))
 
 
-def test_bench_sweep_final_returns_use_the_definition():
+def test_bench_sweep_final_returns_use_the_definition(load_script):
     """15 updates: the last 10% is 2 updates (the script used to take 15 // 10 = 1)."""
     a = fake_metrics((2, 3), 15)["episode_return"]
     record = load_script("bench_sweep").agreement(a, a)

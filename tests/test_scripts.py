@@ -8,7 +8,6 @@ updates, and a run stopped after 2 updates then resumed from its checkpoint.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -27,18 +26,6 @@ TINY = ["--env", "CartPole-v1", "--num-envs", "2", "--num-steps", "16", "--num-m
         "--update-epochs", "1", "--hidden-sizes", "8", "--total-timesteps", "128", "--num-seeds", "2",
         "--seed", "3", "--learning-rate", "1e-3"]
 NUM_UPDATES = 4
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"ppo_jax_script_{name}", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def train_script():
-    return load_script("train")
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +123,7 @@ def test_invalid_config_is_a_clear_error(train_script, tmp_path):
         train_script.main(TINY[:-2] + ["--num-minibatches", "3", "--out", str(tmp_path)])
 
 
-def test_plot_overlays_runs(runs):
+def test_plot_overlays_runs(load_script, runs):
     plot = load_script("plot")
     out = runs["root"] / "compare.png"
     plot.main([str(runs["full"]), str(runs["resumed"]), "--labels", "full", "resumed", "--out", str(out)])
@@ -147,7 +134,7 @@ def test_plot_overlays_runs(runs):
         plot.main([str(runs["root"] / "missing")])
 
 
-def test_mean_and_band():
+def test_mean_and_band(load_script):
     plot = load_script("plot")
     values = np.array([[1.0, 2.0, np.nan], [3.0, 4.0, 5.0], [5.0, 6.0, np.nan]])
     mean, low, high = plot.mean_and_band(values)
@@ -157,7 +144,7 @@ def test_mean_and_band():
     assert np.isnan(low[2])  # one seed: no band
 
 
-def test_evaluate_script_reports_and_draws(runs):
+def test_evaluate_script_reports_and_draws(load_script, runs):
     evaluate = load_script("evaluate")
     gif = runs["root"] / "episode.gif"
     result = evaluate.main([str(runs["full"]), "--episodes", "3", "--gif", str(gif), "--max-frames", "20"])

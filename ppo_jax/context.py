@@ -10,6 +10,7 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ppo_jax.config import PPOConfig
 from ppo_jax.envs import GymnaxAdapter, make_env
@@ -58,6 +59,23 @@ def _env_phrase(name: str | None, custom: bool) -> str:
     if name is None:
         return "an unrecorded env"
     return f"a custom env {name}" if custom else name
+
+
+def check_finite_agent(state, where: str) -> None:
+    """ValueError when a (concrete) agent's params or observation statistics hold
+    NaN or inf: a diverged run, whose policy would act on NaN logits (a
+    Categorical's argmax picks action 0) instead of failing. Traced states pass."""
+    leaves = jax.tree.leaves((state.params, state.obs_stats))
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
+        return
+    bad = ["/".join(str(getattr(k, "key", k)) for k in path) for path, leaf in
+           jax.tree_util.tree_leaves_with_path({"params": state.params, "obs_stats": state.obs_stats})
+           if not np.all(np.isfinite(np.asarray(leaf)))]
+    if bad:
+        raise ValueError(
+            f"{where}: this agent diverged: its {', '.join(bad[:4])}{' ...' if len(bad) > 4 else ''} "
+            "hold NaN or inf, so its policy would act on NaN logits. Its run's `diverged` metric "
+            "says at which update; retrain with a lower learning_rate (or max_grad_norm).")
 
 
 def check_agent_fits(ctx: AgentContext, state, where: str) -> None:

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from ppo_jax.config import PPOConfig
-from ppo_jax.context import AgentContext, check_agent_fits, make_context
+from ppo_jax.context import AgentContext, check_agent_fits, check_finite_agent, make_context
 from ppo_jax.envs import EnvParams, Environment, LogState
 from ppo_jax.networks import ActorCritic, draw_policy_noise, greedy_action, sample_from_noise
 from ppo_jax.normalize import observe
@@ -51,6 +51,7 @@ def agent_context(config: PPOConfig, state: TrainState, env, env_params, where: 
     _check_single_agent(state)
     ctx = make_context(config, env, env_params)
     check_agent_fits(ctx, state, where)
+    check_finite_agent(state, where)
     return ctx
 
 

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 
 from ppo_jax.config import HPARAM_FIELDS, HParams, PPOConfig
-from ppo_jax.statistics import FINAL_FRACTION, FINAL_RETURN_DEFINITION, bootstrap_ci, final_return
+from ppo_jax.statistics import (
+    FINAL_FRACTION, FINAL_RETURN_DEFINITION, bootstrap_ci, diverged_runs, final_return,
+)
 from ppo_jax.validation import is_real
 
 
@@ -120,12 +122,10 @@ class SweepResult:
         ])
 
     def _describe_best(self) -> str:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            means = np.nanmean(self.final_returns(), axis=1)
-        if np.all(np.isnan(means)):
-            return f"none (no run completed an episode in its last {FINAL_FRACTION:.0%} of updates)"
-        i = int(np.nanargmax(means))
+        try:
+            i, means = self._best_index()
+        except ValueError as err:
+            return f"none ({str(err).split(': ', 1)[1]})"
         settings = ", ".join(f"{k}={_format_value(v)}" for k, v in self.settings[i].items())
         return (f"configuration {i} ({settings}): final return {means[i]:.4g} (mean over seeds; "
                 f"final return = {FINAL_RETURN_DEFINITION})")
@@ -154,10 +154,21 @@ class SweepResult:
 
         As `ppo_jax.statistics.final_return` defines it: the nanmean of
         `episode_return` over the run's last 10% of updates (at least one
-        update; NaN if no episode ended then).
+        update; NaN if no episode ended then), and -inf for a run that
+        diverged (see `diverged`).
         """
-        return np.stack([final_return(self.metrics["episode_return"][i], cfg.num_updates)
-                         for i, cfg in enumerate(self.configs)]).astype(np.float64)
+        diverged = self.metrics.get("diverged")
+        return np.stack([
+            final_return(self.metrics["episode_return"][i], cfg.num_updates,
+                         None if diverged is None else diverged[i])
+            for i, cfg in enumerate(self.configs)]).astype(np.float64)
+
+    def diverged(self) -> np.ndarray:
+        """bool [num_configs, num_seeds]: runs whose params or losses became non-finite."""
+        if "diverged" not in self.metrics:
+            return np.zeros(self.metrics["episode_return"].shape[:2], bool)
+        return np.stack([diverged_runs(self.metrics["diverged"][i], cfg.num_updates)
+                         for i, cfg in enumerate(self.configs)])
 
     def to_dataframe(self) -> pd.DataFrame:
         """Tidy frame: one row per (configuration, seed, update).
@@ -185,22 +196,43 @@ class SweepResult:
 
         Final return as in `final_returns` (nanmean of episode_return over the
         last 10% of updates); seeds with no episode in that window are left out
-        of the mean. Columns: config, the swept settings, final_return, ci_low, ci_high.
+        of the mean. A diverged seed is not left out: its final return is
+        -inf, so a configuration with any diverged seed has mean -inf. Ranking
+        is by diverged seeds first (fewest first), then by mean final return
+        (NaN, no episode ended, last within its group): a configuration with a
+        diverged seed ranks below every one without, even one with no episodes.
+        Columns: config, the swept settings, final_return, ci_low, ci_high,
+        diverged (its number of diverged seeds).
         """
         mean, low, high = bootstrap_ci(self.final_returns().T, confidence, num_resamples)
         frame = pd.DataFrame({"config": np.arange(self.num_configs)})
         for key in self.keys:
             frame[key] = [_setting(cfg, key) for cfg in self.configs]
         frame["final_return"], frame["ci_low"], frame["ci_high"] = mean, low, high
-        frame = frame.sort_values("final_return", ascending=False, na_position="last", kind="stable")
+        frame["diverged"] = self.diverged().sum(axis=1)
+        frame = frame.sort_values(["diverged", "final_return"], ascending=[True, False],
+                                  na_position="last", kind="stable")
         return frame.reset_index(drop=True)
 
     def best(self) -> PPOConfig:
-        """The `PPOConfig` of the configuration with the highest mean final return."""
+        """The `PPOConfig` of the configuration with the highest mean final return
+        (never one with a diverged seed: its mean is -inf)."""
+        return self.configs[self._best_index()[0]]
+
+    def _best_index(self) -> tuple[int, np.ndarray]:
+        """(index of the best configuration, mean final return per configuration):
+        the highest mean among configurations with no diverged seed."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             means = np.nanmean(self.final_returns(), axis=1)
-        if np.all(np.isnan(means)):
+        healthy = ~self.diverged().any(axis=1)
+        if not healthy.any():
             raise ValueError(
-                "SweepResult.best: no run completed an episode in its last 10% of updates")
-        return self.configs[int(np.nanargmax(means))]
+                "SweepResult.best: every configuration has a diverged seed (non-finite params or "
+                "losses); see summary()'s `diverged` column and lower the learning rate")
+        candidates = np.where(healthy, means, np.nan)
+        if np.all(np.isnan(candidates)):
+            raise ValueError(
+                f"SweepResult.best: no run completed an episode in its last {FINAL_FRACTION:.0%} of "
+                "updates" + ("" if healthy.all() else " (among the configurations that did not diverge)"))
+        return int(np.nanargmax(candidates)), means

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 FINAL_FRACTION = 0.1  # final return: mean over the last 10% of updates
-FINAL_RETURN_DEFINITION = "the mean episode_return over the last 10% of updates"
+FINAL_RETURN_DEFINITION = "the mean episode_return over the last 10% of updates; -inf if the run diverged"
+DIVERGED_RETURN = -np.inf  # a diverged run's final return: the worst, never dropped like a NaN
 
 
 def final_window(num_updates: int) -> int:
@@ -17,7 +18,7 @@ def final_window(num_updates: int) -> int:
     return max(1, math.ceil(FINAL_FRACTION * num_updates))
 
 
-def final_return(episode_return: Any, num_updates: int | None = None) -> np.ndarray:
+def final_return(episode_return: Any, num_updates: int | None = None, diverged: Any = None) -> np.ndarray:
     """The final return of runs: episode_return [..., >= num_updates] -> float [...].
 
     The one definition of "final return" in ppo_jax (`SweepResult`,
@@ -25,13 +26,18 @@ def final_return(episode_return: Any, num_updates: int | None = None) -> np.ndar
     nanmean of a run's per-update `episode_return` over its last
     `final_window(num_updates)` updates, the last 10% (at least one). Updates
     in which no episode ended (NaN) are left out; NaN if no episode ended in
-    the whole window.
+    the whole window. A run that diverged (its `diverged` metric is 1 at any
+    of its updates: non-finite params or losses) gets -inf: a failure that
+    ranks below every finite return and is never skipped by a nanmean, while
+    NaN keeps meaning "no episode ended".
 
     Args:
       episode_return: per-update mean returns, updates on the last axis
         (a `TrainOutput.metrics["episode_return"]`, any leading batch axes).
       num_updates: the run's length, for a run NaN-padded past its end (a
         sweep with different budgets); default: the last axis's length.
+      diverged: the runs' `diverged` metric, same shape as episode_return
+        (optional; without it no run counts as diverged).
 
     Returns:
       float array of the leading shape (a float for one run).
@@ -41,6 +47,8 @@ def final_return(episode_return: Any, num_updates: int | None = None) -> np.ndar
       19.5
       >>> final_return(np.array([[1.0, np.nan, 3.0], [4.0, 5.0, np.nan]]))  # 2 runs of 3 updates
       array([ 3., nan])
+      >>> final_return(np.array([[1.0, 2.0], [9.0, 9.0]]), diverged=np.array([[0.0, 0.0], [0.0, 1.0]]))
+      array([ 2., -inf])
     """
     episode_return = np.asarray(episode_return, np.float64)
     num_updates = episode_return.shape[-1] if num_updates is None else num_updates
@@ -48,7 +56,18 @@ def final_return(episode_return: Any, num_updates: int | None = None) -> np.ndar
     window = episode_return[..., num_updates - last: num_updates]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows give NaN
-        return np.nanmean(window, axis=-1)
+        final = np.nanmean(window, axis=-1)
+    if diverged is not None:
+        ever = np.any(np.asarray(diverged)[..., :num_updates] > 0, axis=-1)
+        final = np.where(ever, DIVERGED_RETURN, final)
+    return final
+
+
+def diverged_runs(diverged: Any, num_updates: int | None = None) -> np.ndarray:
+    """bool [...]: runs whose `diverged` metric [..., num_updates] is 1 at any update."""
+    diverged = np.asarray(diverged)
+    num_updates = diverged.shape[-1] if num_updates is None else num_updates
+    return np.any(diverged[..., :num_updates] > 0, axis=-1)
 
 
 def bootstrap_ci(samples: np.ndarray, confidence: float = 0.95, num_resamples: int = 10_000,
@@ -71,4 +90,9 @@ def bootstrap_ci(samples: np.ndarray, confidence: float = 0.95, num_resamples: i
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN
         means = np.nanmean(samples[idx], axis=1)
         low, high = np.nanpercentile(means, [tail, 100 - tail], axis=0)
+        if np.isinf(means).any():
+            # Interpolating between -inf (a diverged run's return) and a finite
+            # mean gives NaN; take the nearest order statistic outward there.
+            low = np.where(np.isnan(low), np.nanpercentile(means, tail, axis=0, method="lower"), low)
+            high = np.where(np.isnan(high), np.nanpercentile(means, 100 - tail, axis=0, method="higher"), high)
         return np.nanmean(samples, axis=0), low, high

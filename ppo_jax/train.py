@@ -28,7 +28,7 @@ from ppo_jax.validation import check_integer, check_positive_int
 METRIC_NAMES = (
     "timesteps", "episode_return", "episode_length", "num_episodes", "policy_loss",
     "value_loss", "entropy", "approx_kl", "kl", "clip_fraction", "explained_variance",
-    "grad_norm", "learning_rate", "kl_coef", "kl_after_update", "early_stopped",
+    "grad_norm", "learning_rate", "kl_coef", "kl_after_update", "early_stopped", "diverged",
 )
 
 
@@ -114,6 +114,21 @@ def mean_batch_kl(network: ActorCritic, params, batch: Batch) -> jax.Array:
     return kl_divergence(batch.dist_params, new).mean()
 
 
+def is_diverged(params, loss_metrics: dict) -> jax.Array:
+    """1.0 when the params after an update, or the update's losses or gradient
+    norm, hold a non-finite value; else 0.0 (float32 []).
+
+    A diverged run does not stop by itself: a NaN policy still acts (a
+    Categorical's argmax over NaN logits is action 0), so its episode returns
+    stay finite and would look like a bad but valid run. This flag is what
+    `final_return`, `SweepResult` and the progress bar rank and report on.
+    """
+    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(params)]))
+    for name in ("policy_loss", "value_loss", "grad_norm"):
+        finite = finite & jnp.isfinite(loss_metrics[name])
+    return 1.0 - finite.astype(jnp.float32)
+
+
 def episode_metrics(episodes: EpisodeTally) -> dict:
     """Means over the episodes completed in one rollout (NaN when none did)."""
     count = episodes.count
@@ -179,6 +194,7 @@ def ppo_iteration(state: TrainState, _, *, ctx: AgentContext, hparams: HParams):
         "learning_rate": learning_rate,
         "kl_coef": state.kl_coef,
         "kl_after_update": kl_after_update,
+        "diverged": is_diverged(params, loss_metrics),
     }
     new_state = state.replace(
         params=params,

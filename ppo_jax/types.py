@@ -99,8 +99,8 @@ class TrainOutput:
 
     def final_return(self) -> np.ndarray:
         """float [batch shape]: each agent's final return (`ppo_jax.statistics.final_return`:
-        the mean episode_return over the last 10% of updates)."""
-        return final_return(self.metrics["episode_return"])
+        the mean episode_return over the last 10% of updates; -inf for an agent that diverged)."""
+        return final_return(self.metrics["episode_return"], diverged=self.metrics.get("diverged"))
 
     def to_dataframe(self) -> pd.DataFrame:
         """Tidy pandas frame: one row per (seed, update), `update` counted from 1.
@@ -115,6 +115,16 @@ class TrainOutput:
         return describe_train_output(self)
 
 
+def describe_divergence(diverged: np.ndarray) -> str:
+    """'2 of 8 agents (seeds [3, 5]) diverged (non-finite params or losses), first at update 17'."""
+    per_run = np.atleast_2d(diverged.reshape((-1, diverged.shape[-1])) > 0)
+    bad = np.flatnonzero(per_run.any(axis=-1))
+    first = int(np.argmax(per_run[bad].any(axis=0))) + 1
+    which = f" (agents {bad.tolist()})" if per_run.shape[0] > 1 else ""
+    return (f"{bad.size} of {per_run.shape[0]} agent(s){which} diverged (non-finite params or "
+            f"losses), first at update {first}")
+
+
 def describe_train_output(out: TrainOutput) -> str:
     """`TrainOutput.__repr__`: shapes always; the final return when the values are concrete."""
     metrics = out.metrics if isinstance(out.metrics, dict) else {}
@@ -127,7 +137,8 @@ def describe_train_output(out: TrainOutput) -> str:
     lines = [f"TrainOutput({agents} x {num_updates} updates",
              f"  metrics: [{', '.join(map(str, returns.shape))}] each: {', '.join(metric_order(metrics))}"]
     if not isinstance(returns, jax.core.Tracer):  # values exist only outside a trace
-        final = np.atleast_1d(final_return(returns))
+        diverged = metrics.get("diverged")
+        final = np.atleast_1d(final_return(returns, diverged=diverged))
         steps = np.max(np.asarray(metrics["timesteps"])) if "timesteps" in metrics else None
         if steps is not None:
             lines.append(f"  env steps per agent: {int(steps):,}")
@@ -137,5 +148,7 @@ def describe_train_output(out: TrainOutput) -> str:
                        f"mean {np.nanmean(final):.4g}, min {np.nanmin(final):.4g}, "
                        f"max {np.nanmax(final):.4g} over agents")
         lines.append(f"  final return: {summary} ({FINAL_RETURN_DEFINITION})")
+        if diverged is not None and np.any(np.asarray(diverged) > 0):
+            lines.append(f"  DIVERGED: {describe_divergence(np.asarray(diverged))}")
     lines.append(f"  state: {type(out.state).__name__} (params, optimizer, normalizers, env states, key))")
     return "\n".join(lines)

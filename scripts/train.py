@@ -52,6 +52,7 @@ import ppo_jax  # noqa: E402
 from ppo_jax.config import ACTIVATIONS, HPARAM_FIELDS, OBJECTIVES, STATIC_FIELDS, HParams  # noqa: E402
 from ppo_jax.results import tidy_metrics  # noqa: E402
 from ppo_jax.statistics import final_return, final_window  # noqa: E402
+from ppo_jax.types import describe_divergence  # noqa: E402
 from ppo_jax.train import seed_keys  # noqa: E402
 from plot import plot_runs  # noqa: E402
 
@@ -316,12 +317,16 @@ def extended_config(saved: ppo_jax.PPOConfig, total_timesteps: int, done: int) -
 def summarize(metrics: dict[str, np.ndarray]) -> str:
     """One line: the final return (`ppo_jax.statistics.final_return`) over seeds."""
     returns = metrics["episode_return"]  # [num_seeds, updates done]
-    per_seed = final_return(returns)
+    diverged = metrics.get("diverged")
+    per_seed = final_return(returns, diverged=diverged)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # no seed ended an episode: NaN
         mean, low, high = np.nanmean(per_seed), np.nanmin(per_seed), np.nanmax(per_seed)
-    return (f"final return (mean episode_return over the last {final_window(returns.shape[1])} "
+    line = (f"final return (mean episode_return over the last {final_window(returns.shape[1])} "
             f"updates, 10%): {mean:.1f} over {returns.shape[0]} seeds (min {low:.1f}, max {high:.1f})")
+    if diverged is not None and np.any(diverged > 0):
+        line += f"\nDIVERGED: {describe_divergence(np.asarray(diverged))}; their final return is -inf"
+    return line
 
 
 def train(args, argv: list[str] | None = None) -> str:

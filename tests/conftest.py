@@ -72,7 +72,7 @@ def pytest_configure(config):
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_tiny_config():
     """Factory fixture: make_tiny_config(env=..., num_updates=..., **PPOConfig fields)."""
     return tiny_config

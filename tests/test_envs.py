@@ -59,6 +59,7 @@ def test_env_trains_two_updates(env_id, make_tiny_config, fast_jit):
         assert metrics[name].shape == (NUM_UPDATES,), name
     for name in ALWAYS_FINITE:
         assert np.all(np.isfinite(metrics[name])), (name, metrics[name])
+    np.testing.assert_array_equal(metrics["diverged"], 0.0)  # the default settings never diverge here
     steps = config.batch_size * np.arange(1, NUM_UPDATES + 1)
     np.testing.assert_array_equal(metrics["timesteps"], steps)
 

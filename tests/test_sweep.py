@@ -257,7 +257,7 @@ def test_repr_is_a_few_lines(grid_result):
 def test_summary_and_best(grid_result):
     summary = grid_result.summary()
     assert list(summary.columns) == ["config", "learning_rate", "clip_eps", "final_return",
-                                     "ci_low", "ci_high"]
+                                     "ci_low", "ci_high", "diverged"]
     assert summary.final_return.is_monotonic_decreasing
     assert (summary.ci_low <= summary.final_return + 1e-9).all()
     assert (summary.final_return <= summary.ci_high + 1e-9).all()

@@ -13,8 +13,8 @@ Example (a tiny budget: 2 updates per run):
   ...                              "clip_eps": [0.1, 0.2]}, num_seeds=2, seed=0)
   >>> res.metrics["episode_return"].shape    # [6, 2, num_updates]
   (6, 2, 2)
-  >>> list(res.summary().columns)            # mean final return and 95% CI, best first
-  ['config', 'learning_rate', 'clip_eps', 'final_return', 'ci_low', 'ci_high']
+  >>> list(res.summary().columns)            # mean final return, 95% CI, diverged seeds; best first
+  ['config', 'learning_rate', 'clip_eps', 'final_return', 'ci_low', 'ci_high', 'diverged']
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ FORMAT_VERSION = 1
 
 # Static fields that define the agent's arrays and what they mean: a
 # checkpoint only loads into a config that agrees on all of them.
-AGENT_FIELDS = ("env", "num_envs", "hidden_sizes", "activation", "normalize_observations")
+AGENT_FIELDS = ("env", "num_envs", "hidden_sizes", "activation", "network", "conv_channels",
+                "normalize_observations")
 
 
 class CheckpointError(Exception):
@@ -219,6 +220,7 @@ def _check_agent_fields(stored: PPOConfig, given: PPOConfig, path) -> None:
         f"{name}: checkpoint {getattr(stored, name)!r}, given {getattr(given, name)!r}"
         for name in AGENT_FIELDS
         if getattr(stored, name) != getattr(given, name)
+        and not (name == "conv_channels" and stored.network == given.network == "mlp")  # unused
     ]
     if diffs:
         raise CheckpointError(
@@ -251,7 +253,8 @@ def load(path: str | os.PathLike, config: PPOConfig | None = None, *, env: Envir
     Args:
       path: a folder written by `save`.
       config: optional; if given, the checkpoint must match its env, num_envs,
-        hidden_sizes, activation and normalize_observations (other fields, e.g.
+        hidden_sizes, activation, network, conv_channels and
+        normalize_observations (other fields, e.g.
         total_timesteps or hyperparameters, may differ).
       env, env_params: the gymnax env instance the state was trained on, when
         it was not `config.env` (custom envs). A checkpoint of a custom-env

@@ -24,6 +24,7 @@ from ppo_jax.validation import check_bool, check_positive_int, is_integer, is_re
 
 OBJECTIVES = ("clip", "none", "kl_penalty", "adaptive_kl")
 ACTIVATIONS = ("tanh", "relu", "gelu", "silu", "elu")
+NETWORKS = ("mlp", "cnn")
 
 # Envs that gymnax registers but that cannot be built without a download.
 _NEEDS_DOWNLOAD = ("MNISTBandit-bsuite",)
@@ -194,6 +195,10 @@ class PPOConfig:
       update_epochs: passes over the rollout per update.
       hidden_sizes: widths of the actor and critic MLPs (separate networks).
       activation: one of "tanh", "relu", "gelu", "silu", "elu".
+      network: "mlp" (default) or "cnn": a convolutional torso before each
+        MLP, for image observations [H, W, C] such as MinAtar's.
+      conv_channels: output channels of the "cnn" torso's 3x3 convolutions
+        (stride 1, no padding), one per layer; ignored by "mlp".
       anneal_lr: decay the learning rate linearly to 0 over num_updates.
       normalize_observations: running mean/var observation normalization.
       normalize_rewards: scale rewards by the running std of the discounted return.
@@ -212,6 +217,8 @@ class PPOConfig:
     update_epochs: int = 4
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
+    network: str = "mlp"
+    conv_channels: tuple[int, ...] = (16,)
     anneal_lr: bool = True
     normalize_observations: bool = False
     normalize_rewards: bool = False
@@ -230,15 +237,11 @@ class PPOConfig:
         for name in ("total_timesteps", "num_envs", "num_steps", "num_minibatches",
                      "update_epochs"):
             check_positive_int(getattr(self, name), name, "PPOConfig")
-        hidden = self.hidden_sizes
-        if isinstance(hidden, list):
-            object.__setattr__(self, "hidden_sizes", tuple(hidden))
-            hidden = self.hidden_sizes
-        if not isinstance(hidden, tuple) or not hidden or not all(
-            is_integer(h) and h > 0 for h in hidden
-        ):
+        for name in ("hidden_sizes", "conv_channels"):
+            self._check_sizes(name)
+        if self.network not in NETWORKS:
             raise ValueError(
-                f"PPOConfig.hidden_sizes must be a non-empty tuple of positive ints, got {hidden!r}"
+                f"PPOConfig.network {self.network!r} is not one of {', '.join(NETWORKS)}"
             )
         if self.activation not in ACTIVATIONS:
             raise ValueError(
@@ -270,6 +273,15 @@ class PPOConfig:
         if self.total_timesteps % self.batch_size:
             warnings.warn(_rounding_message(self), UserWarning, stacklevel=_user_stacklevel())
         validate_hparams(self.hparams)
+
+    def _check_sizes(self, name: str) -> None:
+        """A non-empty tuple of positive ints (a list is converted)."""
+        sizes = getattr(self, name)
+        if isinstance(sizes, list):
+            object.__setattr__(self, name, tuple(sizes))
+            sizes = getattr(self, name)
+        if not isinstance(sizes, tuple) or not sizes or not all(is_integer(h) and h > 0 for h in sizes):
+            raise ValueError(f"PPOConfig.{name} must be a non-empty tuple of positive ints, got {sizes!r}")
 
     @property
     def batch_size(self) -> int:
@@ -306,6 +318,7 @@ class PPOConfig:
         """JSON-friendly dict: static fields plus an `hparams` dict of floats."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "hparams"}
         out["hidden_sizes"] = list(self.hidden_sizes)
+        out["conv_channels"] = list(self.conv_channels)
         out["hparams"] = {k: float(np.asarray(getattr(self.hparams, k))) for k in HPARAM_FIELDS}
         return out
 
@@ -313,7 +326,9 @@ class PPOConfig:
     def from_dict(cls, data: dict) -> "PPOConfig":
         data = dict(data)
         hp = HParams(**data.pop("hparams", {}))
-        data["hidden_sizes"] = tuple(data.get("hidden_sizes", (64, 64)))
+        for name in ("hidden_sizes", "conv_channels"):  # JSON lists; absent in old files: default
+            if name in data:
+                data[name] = tuple(data[name])
         return cls(**data, hparams=hp)
 
 

@@ -29,7 +29,7 @@ class AgentContext:
 def make_context(config: PPOConfig, env=None, env_params=None) -> AgentContext:
     """The adapter for `env` (a gymnax Environment; default: `config.env`) and its network."""
     adapter = make_env(config.env, env, env_params)
-    return AgentContext(config, adapter, make_network(config, adapter.spec))
+    return AgentContext(config, adapter, make_network(config, adapter.spec, adapter.env_name))
 
 
 def _shapes(tree) -> dict[str, tuple]:
@@ -41,12 +41,19 @@ def _shapes(tree) -> dict[str, tuple]:
 
 def describe_network(shapes: dict[str, tuple]) -> str:
     """Observation size, policy outputs and hidden sizes read off the actor's kernels."""
-    kernels = [shapes[k] for k in sorted(shapes, key=_layer_order)
-               if k.startswith("actor/") and k.endswith("/kernel")]
-    if not kernels or any(len(k) != 2 for k in kernels):
+    def actor_kernels(prefix: str) -> list[tuple]:
+        return [shapes[k] for k in sorted(shapes, key=_layer_order)
+                if k.startswith(prefix) and k.endswith("/kernel")]
+
+    kernels, convs = actor_kernels("actor/"), actor_kernels("actor_torso/")
+    if not kernels or any(len(k) != 2 for k in kernels) or any(len(k) != 4 for k in convs):
         return "an unrecognized network"
     hidden = tuple(k[1] for k in kernels[:-1])
-    return f"observation size {kernels[0][0]}, {kernels[-1][1]} policy outputs, hidden sizes {hidden}"
+    mlp = f"{kernels[-1][1]} policy outputs, hidden sizes {hidden}"
+    if convs:
+        return (f"cnn: {convs[0][2]} observation channels, conv channels {tuple(k[3] for k in convs)}, "
+                f"{kernels[0][0]} torso features, {mlp}")
+    return f"observation size {kernels[0][0]}, {mlp}"
 
 
 def _layer_order(name: str) -> tuple:

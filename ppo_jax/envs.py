@@ -25,12 +25,15 @@ class EnvSpec:
     """What the agent needs to know about an env: shapes and action bounds.
 
     obs_dim: length of the flattened observation.
+    obs_shape: shape of one observation before flattening (() for a Discrete
+      observation space, which is one-hot encoded): a "cnn" network restores it.
     num_actions: the number of actions of a Discrete action space (None for Box).
     action_size: the length of a Box action vector (None for Discrete).
     action_low, action_high: float32 [action_size] bounds of a Box space.
     """
 
     obs_dim: int
+    obs_shape: tuple = ()
     num_actions: int | None = None
     action_size: int | None = None
     action_low: Any = None
@@ -114,13 +117,14 @@ class GymnaxAdapter:
         else:
             obs_dim = int(np.prod(obs_space.shape))
         if isinstance(act_space, spaces.Discrete):
-            self.spec = EnvSpec(obs_dim=obs_dim, num_actions=int(act_space.n))
+            self.spec = EnvSpec(obs_dim=obs_dim, obs_shape=self.obs_shape, num_actions=int(act_space.n))
         else:
             shape = tuple(act_space.shape) or (1,)
             dim = int(np.prod(shape))
             low = np.broadcast_to(np.asarray(act_space.low, np.float32), shape).reshape(dim)
             high = np.broadcast_to(np.asarray(act_space.high, np.float32), shape).reshape(dim)
-            self.spec = EnvSpec(obs_dim=obs_dim, action_size=dim, action_low=low, action_high=high)
+            self.spec = EnvSpec(obs_dim=obs_dim, obs_shape=self.obs_shape, action_size=dim,
+                                action_low=low, action_high=high)
         self._action_shape = tuple(act_space.shape)
 
     @property

@@ -1,4 +1,5 @@
-"""Actor-critic networks: separate actor and critic MLPs.
+"""Actor-critic networks: separate actor and critic MLPs, each optionally after
+a convolutional torso (`network="cnn"`, for image observations).
 
 The actor returns the *parameters* of the action distribution (a dict of
 arrays) so they can be stored in the rollout and the exact KL between old and
@@ -17,6 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+
+from ppo_jax.config import NETWORKS
 
 _ACTIVATIONS = {
     "tanh": nn.tanh,
@@ -45,12 +48,19 @@ def _orthonormal_columns(a: jax.Array) -> jax.Array:
     return jax.lax.fori_loop(0, a.shape[1], add_column, jnp.zeros_like(a))
 
 
+def _matrix_shape(shape: Sequence[int]) -> tuple[int, int]:
+    """A kernel as the matrix its orthogonal init draws: [prod(all axes but the
+    last), last] (flax's `column_axis=-1`): [in, out] for Dense, [kh * kw * in, out] for Conv."""
+    return int(np.prod(shape[:-1])), int(shape[-1])
+
+
 def orthogonal(scale: float = 1.0):
-    """Orthogonal initializer for Dense kernels [in, out], distributed as
-    `flax.linen.initializers.orthogonal(scale)` (Haar; Saxe et al., 2014)."""
+    """Orthogonal initializer for Dense kernels [in, out] and Conv kernels
+    [kh, kw, in, out], distributed as `flax.linen.initializers.orthogonal(scale)`
+    (Haar; Saxe et al., 2014)."""
 
     def init(key, shape, dtype=jnp.float32):
-        n_rows, n_cols = shape[0], int(np.prod(shape[1:]))
+        n_rows, n_cols = _matrix_shape(shape)
         tall = (max(n_rows, n_cols), min(n_rows, n_cols))
         q = _orthonormal_columns(jax.random.normal(key, tall, jnp.float32))
         if n_rows < n_cols:
@@ -70,7 +80,7 @@ def orthogonal_kernels(key: jax.Array, shapes: Sequence[tuple], scales: Sequence
     random-number kernel and one loop per layer; this compiles one of each,
     which takes about 1.5 s off compiling a train function on CPU.
     """
-    talls = [(max(s[0], int(np.prod(s[1:]))), min(s[0], int(np.prod(s[1:])))) for s in shapes]
+    talls = [(max(_matrix_shape(s)), min(_matrix_shape(s))) for s in shapes]
     num_rows = max(t[0] for t in talls)
     num_cols = max(t[1] for t in talls)
     gaussian = jax.random.normal(key, (len(shapes), num_rows, num_cols), jnp.float32)
@@ -95,7 +105,8 @@ def orthogonal_kernels(key: jax.Array, shapes: Sequence[tuple], scales: Sequence
     kernels = []
     for i, (shape, scale, (rows, cols)) in enumerate(zip(shapes, scales, talls)):
         tall = q[i, :rows, :cols]
-        kernel = tall.T if shape[0] < int(np.prod(shape[1:])) else tall
+        n_rows, n_cols = _matrix_shape(shape)
+        kernel = tall.T if n_rows < n_cols else tall
         kernels.append((scale * kernel).reshape(shape))
     return kernels
 
@@ -168,6 +179,31 @@ class MLP(nn.Module):
                         bias_init=nn.initializers.zeros)(x)
 
 
+class ConvTorso(nn.Module):
+    """Flat observations [..., prod(obs_shape)] -> features [..., F].
+
+    Restores the image [H, W, C], then 3x3 convolutions (stride 1, no padding;
+    orthogonal init, gain sqrt 2) with `activation` after each, and flattens:
+    F = (H - 2L) * (W - 2L) * channels[-1] for L layers. One 16-channel layer
+    on MinAtar's 10x10 boards is the torso of Young & Tian (2019).
+    """
+
+    obs_shape: tuple
+    channels: Sequence[int]
+    activation: str
+
+    @nn.compact
+    def __call__(self, flat_obs: jax.Array) -> jax.Array:
+        act = _ACTIVATIONS[self.activation]
+        batch = flat_obs.shape[:-1]
+        x = flat_obs.reshape((-1,) + tuple(self.obs_shape))  # one batch axis for Conv
+        for channels in self.channels:
+            x = act(nn.Conv(channels, (3, 3), padding="VALID",
+                            kernel_init=orthogonal_kernel_init(np.sqrt(2.0)),
+                            bias_init=nn.initializers.zeros)(x))
+        return x.reshape(batch + (-1,))
+
+
 class ActorCritic(nn.Module):
     """obs [..., obs_dim] -> (dist_params, value [...]).
 
@@ -182,6 +218,9 @@ class ActorCritic(nn.Module):
     discrete: bool
     hidden_sizes: Sequence[int] = (64, 64)
     activation: str = "tanh"
+    # network="cnn": each of actor and critic starts with its own ConvTorso.
+    obs_shape: tuple | None = None  # None: no torso (the MLP reads flat observations)
+    conv_channels: Sequence[int] = (16,)
 
     # Gains of the output layers: a near-uniform initial policy, a unit-scale value.
     ACTOR_OUT_GAIN = 0.01
@@ -190,6 +229,11 @@ class ActorCritic(nn.Module):
     def setup(self):
         self.actor = MLP(self.hidden_sizes, self.activation, self.policy_dim, self.ACTOR_OUT_GAIN)
         self.critic = MLP(self.hidden_sizes, self.activation, 1, self.CRITIC_OUT_GAIN)
+        if self.obs_shape is not None:
+            # Separate torsos, like the separate MLPs: the critic's value-scale
+            # gradients never move the policy's features.
+            self.actor_torso = ConvTorso(self.obs_shape, self.conv_channels, self.activation)
+            self.critic_torso = ConvTorso(self.obs_shape, self.conv_channels, self.activation)
         if not self.discrete:
             self.log_std = self.param("log_std", nn.initializers.zeros, (self.policy_dim,))
 
@@ -197,13 +241,13 @@ class ActorCritic(nn.Module):
         return self.policy(obs), self.value(obs)
 
     def policy(self, obs: jax.Array) -> dict:
-        out = self.actor(obs)
+        out = self.actor(obs if self.obs_shape is None else self.actor_torso(obs))
         if self.discrete:
             return {"logits": out}
         return {"mean": out, "log_std": jnp.broadcast_to(self.log_std, out.shape)}
 
     def value(self, obs: jax.Array) -> jax.Array:
-        return self.critic(obs)[..., 0]
+        return self.critic(obs if self.obs_shape is None else self.critic_torso(obs))[..., 0]
 
 
 def _is_orthogonal_kernel(x) -> bool:
@@ -269,11 +313,27 @@ def greedy_action(dist_params: dict) -> jax.Array:
     return dist_params["mean"]
 
 
-def make_network(config, spec) -> ActorCritic:
-    """The actor-critic of `config` (widths, activation) for an env of `spec`."""
+def make_network(config, spec, env_name: str | None = None) -> ActorCritic:
+    """The actor-critic of `config` (network, widths, activation) for an env of `spec`.
+
+    Raises ValueError for `network="cnn"` when the env's observations are not
+    images [H, W, C] with H, W >= 3 per convolution layer (before anything compiles).
+    """
+    obs_shape = None
+    if config.network == "cnn":
+        obs_shape = tuple(spec.obs_shape)
+        shrink = 2 * len(config.conv_channels)
+        if len(obs_shape) != 3 or min(obs_shape[:2]) <= shrink:
+            raise ValueError(
+                f"PPOConfig.network='cnn' needs image observations [H, W, C] larger than "
+                f"{shrink} x {shrink} ({len(config.conv_channels)} unpadded 3x3 convolutions); "
+                f"{env_name or 'this env'} has observations of shape {obs_shape}. Use "
+                f"network='mlp' (valid choices: {', '.join(NETWORKS)}) or fewer conv_channels")
     return ActorCritic(
         policy_dim=spec.policy_dim,
         discrete=spec.discrete,
         hidden_sizes=tuple(config.hidden_sizes),
         activation=config.activation,
+        obs_shape=obs_shape,
+        conv_channels=tuple(config.conv_channels),
     )

@@ -49,7 +49,9 @@ sys.path.insert(0, os.path.dirname(SCRIPTS_DIR))  # the working tree's ppo_jax, 
 sys.path.insert(0, SCRIPTS_DIR)  # plot.py
 
 import ppo_jax  # noqa: E402
-from ppo_jax.config import ACTIVATIONS, HPARAM_FIELDS, OBJECTIVES, STATIC_FIELDS, HParams  # noqa: E402
+from ppo_jax.config import (  # noqa: E402
+    ACTIVATIONS, HPARAM_FIELDS, NETWORKS, OBJECTIVES, STATIC_FIELDS, HParams,
+)
 from ppo_jax.results import tidy_metrics  # noqa: E402
 from ppo_jax.statistics import final_return, final_window  # noqa: E402
 from ppo_jax.types import describe_divergence  # noqa: E402
@@ -108,6 +110,8 @@ def build_args_class(defaults: ppo_jax.PPOConfig, preset_note: str, num_seeds: i
         "env": Literal[tuple(ppo_jax.available_envs())],
         "hidden_sizes": tuple[int, ...],
         "activation": Literal[ACTIVATIONS],
+        "network": Literal[NETWORKS],
+        "conv_channels": tuple[int, ...],
         "objective": Literal[OBJECTIVES],
     }
     config_docs = attribute_docs(ppo_jax.PPOConfig)

@@ -176,9 +176,43 @@ def validate_hparams(hparams: HParams) -> None:
             )
 
 
-def available_envs() -> list[str]:
-    """The gymnax env ids `PPOConfig.env` accepts."""
-    return [e for e in gymnax.registered_envs if e not in _NEEDS_DOWNLOAD]
+def available_envs(suites: bool = False) -> list[str]:
+    """The gymnax env ids `PPOConfig.env` accepts; with `suites`, also the
+    `<suite>/<name>` ids of every installed suite (`ppo_jax.suites`)."""
+    ids = [e for e in gymnax.registered_envs if e not in _NEEDS_DOWNLOAD]
+    if suites:
+        from ppo_jax.suites import suite_env_ids
+
+        ids += suite_env_ids()
+    return ids
+
+
+def _options_tuple(options: Any) -> tuple:
+    """env_options as a sorted tuple of (key, value) pairs (hashable, so a static field)."""
+    if isinstance(options, dict):
+        options = tuple(options.items())
+    if not isinstance(options, tuple) or not all(
+            isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in options):
+        raise ValueError(f"PPOConfig.env_options must be a dict of option name -> value, got {options!r}")
+    return tuple(sorted(options))
+
+
+def _check_env(env: Any, options: tuple) -> None:
+    if isinstance(env, str) and "/" in env:
+        from ppo_jax.suites import check_suite_env
+
+        check_suite_env(env, dict(options))
+        return
+    if not isinstance(env, str) or env not in available_envs():
+        from ppo_jax.suites import SUITES
+
+        raise ValueError(
+            f"PPOConfig.env {env!r} is not a gymnax env id or a <suite>/<name> id (suites: "
+            f"{', '.join(SUITES)}); valid gymnax ids: {', '.join(available_envs())}"
+        )
+    if options:
+        raise ValueError(f"PPOConfig.env_options {dict(options)!r}: gymnax envs take no options "
+                         "(env_options is for suites such as brax/<name>)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,8 +220,13 @@ class PPOConfig:
     """Static settings of a PPO run; validated on construction, never mutated.
 
     Attributes:
-      env: gymnax env id (see `ppo_jax.available_envs()`); ignored when an env
-        instance is passed to `make_train(..., env=...)`.
+      env: gymnax env id (see `ppo_jax.available_envs()`), or `<suite>/<name>`
+        for another suite (`brax/hopper`; `ppo_jax.available_envs(suites=True)`);
+        ignored when an env instance is passed to `make_train(..., env=...)`.
+      env_options: the suite's options, a dict (stored as sorted (key, value)
+        pairs, so the config stays hashable). Brax: backend ("generalized",
+        "positional", "spring", "mjx"), episode_length (physics steps, default
+        1000), action_repeat (default 1). gymnax envs take none.
       total_timesteps: env steps per agent; rounded down to whole updates (warns if so).
       num_envs: parallel envs per agent.
       num_steps: rollout length per env and update.
@@ -210,6 +249,7 @@ class PPOConfig:
     """
 
     env: str = "CartPole-v1"
+    env_options: tuple = ()
     total_timesteps: int = 499_712  # about 500k: 976 updates of 4 * 128, exactly
     num_envs: int = 4
     num_steps: int = 128
@@ -229,11 +269,8 @@ class PPOConfig:
     hparams: HParams = dataclasses.field(default_factory=HParams)
 
     def __post_init__(self):
-        if not isinstance(self.env, str) or self.env not in available_envs():
-            raise ValueError(
-                f"PPOConfig.env {self.env!r} is not a gymnax env id; valid ids: "
-                f"{', '.join(available_envs())}"
-            )
+        object.__setattr__(self, "env_options", _options_tuple(self.env_options))
+        _check_env(self.env, self.env_options)
         for name in ("total_timesteps", "num_envs", "num_steps", "num_minibatches",
                      "update_epochs"):
             check_positive_int(getattr(self, name), name, "PPOConfig")
@@ -317,6 +354,7 @@ class PPOConfig:
     def to_dict(self) -> dict:
         """JSON-friendly dict: static fields plus an `hparams` dict of floats."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "hparams"}
+        out["env_options"] = dict(self.env_options)
         out["hidden_sizes"] = list(self.hidden_sizes)
         out["conv_channels"] = list(self.conv_channels)
         out["hparams"] = {k: float(np.asarray(getattr(self.hparams, k))) for k in HPARAM_FIELDS}

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ppo_jax.config import PPOConfig
-from ppo_jax.envs import GymnaxAdapter, make_env
+from ppo_jax.envs import Adapter, make_env
 from ppo_jax.networks import ActorCritic, init_params, make_network
 
 
@@ -22,13 +22,13 @@ class AgentContext:
     """config: the static settings; adapter: the wrapped env; network: the actor-critic."""
 
     config: PPOConfig
-    adapter: GymnaxAdapter
+    adapter: Adapter
     network: ActorCritic
 
 
 def make_context(config: PPOConfig, env=None, env_params=None) -> AgentContext:
     """The adapter for `env` (a gymnax Environment; default: `config.env`) and its network."""
-    adapter = make_env(config.env, env, env_params)
+    adapter = make_env(config.env, env, env_params, config.env_options)
     return AgentContext(config, adapter, make_network(config, adapter.spec, adapter.env_name))
 
 

@@ -1,14 +1,24 @@
-"""The one gymnax adapter: flat float observations, clipped actions, episode logs.
+"""Env adapters: flat float observations, actions mapped to the env, episode logs.
 
-Everything that touches the gymnax step API lives here. gymnax >= 1.0:
-`step` returns `(obs, state, reward, terminated, truncated, info)` with
-`info["final_observation"]` the observation before any auto-reset.
+The rollout steps an *adapter* (`reset`, `step` -> `StepResult`, `spec`). Two
+kinds:
+
+- `GymnaxAdapter`, for gymnax's `Environment` interface (the default suite).
+  gymnax >= 1.0: `step` returns `(obs, state, reward, terminated, truncated,
+  info)` with `info["final_observation"]` the observation before the auto-reset.
+- `ProtocolAdapter`, for any env that follows the `Env` protocol below: the
+  other suites (`ppo_jax.suites`: Brax, ...) and a user's own env object.
+
+Box actions: the policy acts in [-1, 1] per component; the adapter clips its
+sample to [-1, 1] and maps it affinely onto the env's bounds [low, high]
+(`EnvSpec.action_low/high`). The rollout stores the unclipped sample and its
+log-probability, so the ratio is taken on what the policy drew.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import gymnax
 import jax
@@ -43,6 +53,24 @@ class EnvSpec:
         if (self.num_actions is None) == (self.action_size is None):
             raise ValueError("EnvSpec: give exactly one of num_actions (Discrete) and "
                              f"action_size (Box), got {self.num_actions!r} and {self.action_size!r}")
+
+    @classmethod
+    def discrete_actions(cls, obs_shape: tuple, num_actions: int) -> "EnvSpec":
+        """The spec of an env with float observations of `obs_shape` and `num_actions` actions."""
+        obs_shape = tuple(int(n) for n in obs_shape)
+        return cls(obs_dim=int(np.prod(obs_shape)), obs_shape=obs_shape, num_actions=int(num_actions))
+
+    @classmethod
+    def box_actions(cls, obs_shape: tuple, low, high) -> "EnvSpec":
+        """The spec of an env with float observations of `obs_shape` and Box actions in
+        [low, high] (float vectors of the action's length)."""
+        obs_shape = tuple(int(n) for n in obs_shape)
+        low = np.asarray(low, np.float32).reshape(-1)
+        high = np.asarray(high, np.float32).reshape(-1)
+        if low.shape != high.shape or not np.all(low < high):
+            raise ValueError(f"EnvSpec.box_actions: need low < high of one shape, got {low} and {high}")
+        return cls(obs_dim=int(np.prod(obs_shape)), obs_shape=obs_shape, action_size=low.size,
+                   action_low=low, action_high=high)
 
     @property
     def discrete(self) -> bool:
@@ -87,12 +115,153 @@ class StepResult:
     episode_length: jax.Array
 
 
+@struct.dataclass
+class EnvStep:
+    """What an `Env` protocol env's `step` returns, for one env (vmap adds [B]).
+
+    obs: the next observation: the first of a new episode where the step ended one.
+    state: the env state that goes with `obs` (after the reset where one ended).
+    reward: float32 []; terminated, truncated: bool [] (at most one of them True).
+    final_obs: the observation the step reached, before any reset: what a
+      truncated step bootstraps from.
+    """
+
+    obs: jax.Array
+    state: Any
+    reward: jax.Array
+    terminated: jax.Array
+    truncated: jax.Array
+    final_obs: jax.Array
+
+
+@runtime_checkable
+class Env(Protocol):
+    """The env protocol: what `make_train(config, env=...)` accepts besides a gymnax env.
+
+    One env, pure and jittable (the library vmaps it over `num_envs`):
+
+    - `spec`: an `EnvSpec` (`EnvSpec.discrete_actions(obs_shape, n)` or
+      `EnvSpec.box_actions(obs_shape, low, high)`).
+    - `reset(key) -> (obs, state)`: obs float [*spec.obs_shape].
+    - `step(key, state, action) -> EnvStep`: action int [] (Discrete) or
+      float [action_size] in [low, high]. The env ends episodes itself, both
+      ways: `terminated` (a terminal state: no bootstrap) and `truncated`
+      (a time limit: the value target bootstraps from V(`final_obs`)), and
+      resets itself when either is True, using `key`.
+    """
+
+    spec: EnvSpec
+
+    def reset(self, key: jax.Array) -> tuple[jax.Array, Any]: ...
+
+    def step(self, key: jax.Array, state: Any, action: jax.Array) -> EnvStep: ...
+
+
 def _space_is_supported(space) -> bool:
     return isinstance(space, (spaces.Discrete, spaces.Box))
 
 
-class GymnaxAdapter:
-    """Wraps a gymnax `Environment`: flatten obs, clip Box actions, log episodes.
+class _Adapter:
+    """What every adapter shares: the batch-shape check, the action mapping, episode logs.
+
+    Subclasses set env_name, custom, spec and implement flatten_obs, reset and step.
+    """
+
+    env_name: str
+    custom: bool
+    spec: EnvSpec
+
+    @property
+    def obs_shape(self) -> tuple:
+        """The shape of one raw observation (() for a Discrete observation space)."""
+        return tuple(self.spec.obs_shape)
+
+    def batch_shape(self, obs, where: str) -> tuple:
+        """The leading (batch) axes of raw observations `obs`: () for a single one.
+
+        Raises ValueError when `obs` does not end in the observation shape.
+        """
+        shape, single = tuple(jnp.shape(obs)), self.obs_shape
+        if len(shape) < len(single) or shape[len(shape) - len(single):] != single:
+            raise ValueError(
+                f"{where}: an observation of {self.env_name} has shape {single}, so obs must have "
+                f"shape {single} or [batch, ...] + {single}; got {shape}"
+            )
+        return shape[:len(shape) - len(single)]
+
+    def env_action(self, action: jax.Array) -> jax.Array:
+        """Policy action -> the action the env is stepped with.
+
+        Discrete: unchanged. Box: the policy acts in [-1, 1]; clipped there, then
+        mapped affinely onto [action_low, action_high] (and the env's action shape).
+        """
+        if self.spec.discrete:
+            return action
+        low, high = self.spec.action_low, self.spec.action_high
+        unit = jnp.clip(action, -1.0, 1.0)
+        return jnp.reshape(low + 0.5 * (unit + 1.0) * (high - low), self._action_shape)
+
+    _action_shape: tuple = ()
+
+    def _logged(self, state: LogState, env_state, obs, final_obs, reward, terminated,
+                truncated) -> StepResult:
+        """A StepResult with the episode's running return/length updated and reported."""
+        reward = jnp.asarray(reward, jnp.float32)
+        terminated = jnp.asarray(terminated, bool)
+        truncated = jnp.asarray(truncated, bool)
+        done = terminated | truncated
+        episode_return = state.episode_return + reward
+        episode_length = state.episode_length + 1
+        new_state = LogState(
+            env_state,
+            jnp.where(done, 0.0, episode_return),
+            jnp.where(done, 0, episode_length),
+        )
+        return StepResult(
+            obs=self.flatten_obs(obs),
+            state=new_state,
+            final_obs=self.flatten_obs(final_obs),
+            reward=reward,
+            terminated=terminated,
+            truncated=truncated,
+            episode_return=jnp.where(done, episode_return, 0.0),
+            episode_length=jnp.where(done, episode_length, 0),
+        )
+
+    def _initial(self, obs, env_state) -> tuple[jax.Array, LogState]:
+        zero = jnp.zeros((), jnp.float32)
+        return self.flatten_obs(obs), LogState(env_state, zero, jnp.zeros((), jnp.int32))
+
+
+class ProtocolAdapter(_Adapter):
+    """Wraps an `Env` protocol env: flat float32 observations, actions mapped, episodes logged."""
+
+    def __init__(self, env: Env, env_name: str | None = None):
+        if not isinstance(env, Env) or not isinstance(getattr(env, "spec", None), EnvSpec):
+            raise TypeError(
+                f"env={type(env).__name__} is neither a gymnax Environment nor an ppo_jax.envs.Env: "
+                "an env needs `spec` (an EnvSpec), `reset(key) -> (obs, state)` and "
+                "`step(key, state, action) -> EnvStep` (see the README's 'Your own env')")
+        self.env = env
+        self.custom = env_name is None
+        self.env_name = type(env).__name__ if env_name is None else env_name
+        self.spec = env.spec
+        self._action_shape = (() if env.spec.discrete else (env.spec.action_size,))
+
+    def flatten_obs(self, obs) -> jax.Array:
+        return jnp.reshape(obs, (-1,)).astype(jnp.float32)
+
+    def reset(self, key: jax.Array) -> tuple[jax.Array, LogState]:
+        return self._initial(*self.env.reset(key))
+
+    def step(self, key: jax.Array, state: LogState, action: jax.Array) -> StepResult:
+        out = self.env.step(key, state.env_state, self.env_action(action))
+        return self._logged(state, out.state, out.obs, out.final_obs, out.reward, out.terminated,
+                            out.truncated)
+
+
+class GymnaxAdapter(_Adapter):
+    """Wraps a gymnax `Environment`: flatten obs, map Box actions, log episodes.
 
     Discrete observation spaces are one-hot encoded; Box observations are
     flattened to float32 vectors (MinAtar images included).
@@ -116,34 +285,17 @@ class GymnaxAdapter:
             obs_dim = int(obs_space.n)
         else:
             obs_dim = int(np.prod(obs_space.shape))
+        obs_shape = tuple(getattr(obs_space, "shape", None) or ())
         if isinstance(act_space, spaces.Discrete):
-            self.spec = EnvSpec(obs_dim=obs_dim, obs_shape=self.obs_shape, num_actions=int(act_space.n))
+            self.spec = EnvSpec(obs_dim=obs_dim, obs_shape=obs_shape, num_actions=int(act_space.n))
         else:
             shape = tuple(act_space.shape) or (1,)
             dim = int(np.prod(shape))
             low = np.broadcast_to(np.asarray(act_space.low, np.float32), shape).reshape(dim)
             high = np.broadcast_to(np.asarray(act_space.high, np.float32), shape).reshape(dim)
-            self.spec = EnvSpec(obs_dim=obs_dim, obs_shape=self.obs_shape, action_size=dim,
+            self.spec = EnvSpec(obs_dim=obs_dim, obs_shape=obs_shape, action_size=dim,
                                 action_low=low, action_high=high)
         self._action_shape = tuple(act_space.shape)
-
-    @property
-    def obs_shape(self) -> tuple:
-        """The shape of one raw observation (() for a Discrete observation space)."""
-        return tuple(getattr(self._obs_space, "shape", None) or ())
-
-    def batch_shape(self, obs, where: str) -> tuple:
-        """The leading (batch) axes of raw observations `obs`: () for a single one.
-
-        Raises ValueError when `obs` does not end in the observation shape.
-        """
-        shape, single = tuple(jnp.shape(obs)), self.obs_shape
-        if len(shape) < len(single) or shape[len(shape) - len(single):] != single:
-            raise ValueError(
-                f"{where}: an observation of {self.env_name} has shape {single}, so obs must have "
-                f"shape {single} or [batch, ...] + {single}; got {shape}"
-            )
-        return shape[:len(shape) - len(single)]
 
     def flatten_obs(self, obs) -> jax.Array:
         """Raw gymnax observation -> float32 [obs_dim]."""
@@ -151,50 +303,33 @@ class GymnaxAdapter:
             return jax.nn.one_hot(obs, self.spec.obs_dim, dtype=jnp.float32)
         return jnp.reshape(obs, (-1,)).astype(jnp.float32)
 
-    def env_action(self, action: jax.Array) -> jax.Array:
-        """Policy action -> the action the env is stepped with (Box: clipped)."""
-        if self.spec.discrete:
-            return action
-        clipped = jnp.clip(action, self.spec.action_low, self.spec.action_high)
-        return jnp.reshape(clipped, self._action_shape)
-
     def reset(self, key: jax.Array) -> tuple[jax.Array, LogState]:
-        obs, env_state = self.env.reset(key, self.env_params)
-        zero = jnp.zeros((), jnp.float32)
-        return self.flatten_obs(obs), LogState(env_state, zero, jnp.zeros((), jnp.int32))
+        return self._initial(*self.env.reset(key, self.env_params))
 
     def step(self, key: jax.Array, state: LogState, action: jax.Array) -> StepResult:
         obs, env_state, reward, terminated, truncated, info = self.env.step(
             key, state.env_state, self.env_action(action), self.env_params
         )
-        reward = jnp.asarray(reward, jnp.float32)
-        terminated = jnp.asarray(terminated, bool)
-        truncated = jnp.asarray(truncated, bool)
-        done = terminated | truncated
-        episode_return = state.episode_return + reward
-        episode_length = state.episode_length + 1
-        new_state = LogState(
-            env_state,
-            jnp.where(done, 0.0, episode_return),
-            jnp.where(done, 0, episode_length),
-        )
-        return StepResult(
-            obs=self.flatten_obs(obs),
-            state=new_state,
-            final_obs=self.flatten_obs(info["final_observation"]),
-            reward=reward,
-            terminated=terminated,
-            truncated=truncated,
-            episode_return=jnp.where(done, episode_return, 0.0),
-            episode_length=jnp.where(done, episode_length, 0),
-        )
+        return self._logged(state, env_state, obs, info["final_observation"], reward, terminated,
+                            truncated)
 
 
-def make_env(env_id: str, env=None, env_params=None) -> GymnaxAdapter:
-    """The adapter for `env` (a gymnax Environment) or, if None, for `env_id`."""
+Adapter = GymnaxAdapter | ProtocolAdapter
+
+
+def make_env(env_id: str, env=None, env_params=None, env_options: tuple = ()) -> Adapter:
+    """The adapter for `env` (a gymnax Environment or an `Env`) or, if None, for `env_id`.
+
+    `env_id`: a gymnax id, or `<suite>/<name>` for another suite (`ppo_jax.suites`),
+    built with `env_options` (the config's `env_options`).
+    """
     if env is None:
+        if "/" in env_id:
+            from ppo_jax.suites import make_suite_env
+
+            return ProtocolAdapter(make_suite_env(env_id, dict(env_options)), env_name=env_id)
         env, default_params = gymnax.make(env_id)
-        name = env_id
-    else:
-        default_params, name = env.default_params, None  # user-supplied: named by its class
-    return GymnaxAdapter(env, default_params if env_params is None else env_params, name)
+        return GymnaxAdapter(env, default_params if env_params is None else env_params, env_id)
+    if isinstance(env, Environment):  # user-supplied: named by its class
+        return GymnaxAdapter(env, env.default_params if env_params is None else env_params, None)
+    return ProtocolAdapter(env)

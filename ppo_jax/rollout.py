@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from ppo_jax.envs import GymnaxAdapter, LogState
+from ppo_jax.envs import Adapter, LogState
 from ppo_jax.distributions import log_prob as policy_log_prob
 from ppo_jax.networks import ActorCritic, draw_policy_noise, sample_from_noise
 from ppo_jax.normalize import (
@@ -61,7 +61,7 @@ class RolloutNoise:
     env_keys: jax.Array
 
 
-def draw_rollout_noise(key: jax.Array, adapter: GymnaxAdapter, num_steps: int, num_envs: int) -> RolloutNoise:
+def draw_rollout_noise(key: jax.Array, adapter: Adapter, num_steps: int, num_envs: int) -> RolloutNoise:
     """Everything random in a rollout of [num_steps, num_envs], in a few batched calls."""
     policy_key, env_key = jax.random.split(key)
     spec = adapter.spec
@@ -77,7 +77,7 @@ def rollout_step(
     carry: RolloutCarry,
     noise: RolloutNoise,
     *,
-    adapter: GymnaxAdapter,
+    adapter: Adapter,
     network: ActorCritic,
     params,
     gamma,
@@ -130,7 +130,7 @@ def collect_rollout(
     carry: RolloutCarry,
     key: jax.Array,
     *,
-    adapter: GymnaxAdapter,
+    adapter: Adapter,
     network: ActorCritic,
     params,
     gamma,

@@ -194,7 +194,9 @@ def test_act_and_value_take_a_batch_of_observations(env_id, mode):
     # any leading axes
     assert act(key, obs[:4].reshape((2, 2) + obs.shape[1:])).shape == (2, 2) + single.shape[1:]
     if mode == "stochastic" and env_id == "Pendulum-v1":  # the observations get their own noise
-        assert len(np.unique(np.asarray(batch))) == 5
+        # (a unit-std sample is clipped at +-1 about a third of the time, so count the interior ones)
+        interior = np.asarray(batch)[np.abs(np.asarray(batch)) < 2.0]
+        assert len(np.unique(interior)) == interior.size >= 2
 
 
 def test_an_observation_of_the_wrong_shape_is_named():

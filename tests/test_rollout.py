@@ -281,9 +281,10 @@ def test_explained_variance_against_numpy(case):
 
 
 def test_env_gets_the_clipped_action_and_the_rollout_keeps_the_sample():
-    """EchoEnv shows the action it received. log_std = log 2 makes most samples
-    fall outside [-0.5, 0.5]; the stored action and log-probability must be the
-    unclipped sample's, the env's observation its clipped value."""
+    """EchoEnv (bounds [-0.5, 0.5]) shows the action it received. The policy acts
+    in [-1, 1]: the env gets the sample clipped to [-1, 1] and mapped onto its
+    bounds, 0.5 * clip(a, -1, 1). log_std = log 2 makes most samples fall outside
+    [-1, 1]; the stored action and log-probability must be the unclipped sample's."""
     config, ctx = tiny(EchoEnv(), num_envs=4, num_steps=16)
     state, carry = start_carry(ctx, jax.random.key(0))
     params = jax.tree_util.tree_map_with_path(
@@ -291,8 +292,8 @@ def test_env_gets_the_clipped_action_and_the_rollout_keeps_the_sample():
         state.params)
     carry, traj = rollout(ctx, params, carry, jax.random.key(1))
     action = np.asarray(traj.action, np.float64)
-    assert action.shape == (16, 4, 2) and (np.abs(action) > 0.5).mean() > 0.5
-    np.testing.assert_allclose(np.asarray(traj.next_obs), np.clip(action, -0.5, 0.5), atol=1e-6)
+    assert action.shape == (16, 4, 2) and (np.abs(action) > 1.0).mean() > 0.3
+    np.testing.assert_allclose(np.asarray(traj.next_obs), 0.5 * np.clip(action, -1.0, 1.0), atol=1e-6)
     mean = np.asarray(traj.dist_params["mean"], np.float64)
     std = np.exp(np.asarray(traj.dist_params["log_std"], np.float64))
     np.testing.assert_allclose(std, 2.0, rtol=1e-6)

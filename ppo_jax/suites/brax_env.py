@@ -1,0 +1,111 @@
+"""Brax envs (`brax/<name>`) under the `ppo_jax.envs.Env` protocol.
+
+Brax's own training wrappers (`EpisodeWrapper` + `AutoResetWrapper`) end an
+episode at its time limit by setting `done`, then replace the observation
+with the reset one: a time-limit step is then indistinguishable from a
+terminal one, and there is no final observation to bootstrap from. This
+module uses the bare env instead and does both itself:
+
+- `terminated` is Brax's own `done` of the step (the robot fell, ...);
+- `truncated` is the time limit: `episode_length` physics steps (Brax's
+  convention: with `action_repeat` n, every agent step is n of them), when
+  the step did not also terminate;
+- `final_obs` is the observation the step reached; the returned `obs` and
+  state are a fresh `reset` (its own key) where the episode ended. Every reset
+  is random (Brax's `AutoResetWrapper` reuses the first reset state).
+
+Actions: the adapter maps the policy's [-1, 1] onto the actuators' control
+range (`sys.actuator.ctrl_range`; e.g. [-3, 3] for inverted_pendulum).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from ppo_jax.envs import EnvSpec, EnvStep
+from ppo_jax.suites import choice_option, positive_int_option
+
+BACKENDS = ("generalized", "positional", "spring", "mjx")
+DEFAULTS = {"backend": "generalized", "episode_length": 1000, "action_repeat": 1}
+OPTIONS = {
+    "backend": choice_option("backend", BACKENDS),
+    "episode_length": positive_int_option("episode_length"),
+    "action_repeat": positive_int_option("action_repeat"),
+}
+
+
+def env_names() -> list[str]:
+    from brax import envs
+
+    return sorted(n for n in envs._envs if n != "fast")  # "fast": Brax's own test stub
+
+
+@struct.dataclass
+class BraxState:
+    """Brax's state of one env and the physics steps taken in its episode (int32 [])."""
+
+    inner: Any
+    steps: jax.Array
+
+
+class BraxEnv:
+    """One Brax env with its time limit and random auto-reset (see the module docstring)."""
+
+    def __init__(self, name: str, backend: str = "generalized", episode_length: int = 1000,
+                 action_repeat: int = 1):
+        from brax import envs
+
+        self.name = name
+        self.env = envs.get_environment(name, backend=backend)
+        self.episode_length = int(episode_length)
+        self.action_repeat = int(action_repeat)
+        low, high = np.asarray(self.env.sys.actuator.ctrl_range, np.float32).T
+        self.spec = EnvSpec.box_actions((self.env.observation_size,), low, high)
+
+    def reset(self, key: jax.Array) -> tuple[jax.Array, BraxState]:
+        inner = self.env.reset(key)
+        return inner.obs, BraxState(inner, jnp.zeros((), jnp.int32))
+
+    def _physics(self, inner, action: jax.Array):
+        """`action_repeat` Brax steps; rewards summed, frozen once one of them terminates."""
+        if self.action_repeat == 1:
+            nxt = self.env.step(inner, action)
+            return nxt, nxt.reward
+
+        def repeat(carry, _):
+            state, reward = carry
+            nxt = self.env.step(state, action)
+            ended = state.done > 0.5
+            nxt = jax.tree.map(lambda old, new: jnp.where(ended, old, new), state, nxt)
+            return (nxt, reward + jnp.where(ended, 0.0, nxt.reward)), None
+
+        (nxt, reward), _ = jax.lax.scan(repeat, (inner, jnp.zeros((), jnp.float32)), None,
+                                        length=self.action_repeat)
+        return nxt, reward
+
+    def step(self, key: jax.Array, state: BraxState, action: jax.Array) -> EnvStep:
+        nxt, reward = self._physics(state.inner, action)
+        steps = state.steps + self.action_repeat
+        terminated = nxt.done > 0.5
+        truncated = (steps >= self.episode_length) & ~terminated
+        ended = terminated | truncated
+        reset_obs, reset_state = self.reset(key)
+        continued = BraxState(nxt, steps)
+        new_state = jax.tree.map(lambda r, c: jnp.where(ended, r, c), reset_state, continued)
+        return EnvStep(
+            obs=jnp.where(ended, reset_obs, nxt.obs),
+            state=new_state,
+            reward=jnp.asarray(reward, jnp.float32),
+            terminated=terminated,
+            truncated=truncated,
+            final_obs=nxt.obs,
+        )
+
+
+def make(name: str, **options) -> BraxEnv:
+    return BraxEnv(name, **{**DEFAULTS, **options})

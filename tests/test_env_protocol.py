@@ -1,0 +1,319 @@
+"""One conformance suite run against every env adapter: gymnax (Discrete and Box
+actions), a user's own `Env` protocol env, and Brax.
+
+Each case says at which step its first episode ends and how (terminated or
+truncated) under a fixed action, so the tests check the step, not just that
+some flag was set. Plus: the env-id prefix dispatch, suite options and their
+errors, and the Box action mapping onto the env's bounds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import struct
+
+import ppo_jax
+from conftest import jit_fast
+from ppo_jax.envs import EnvSpec, EnvStep, GymnaxAdapter, ProtocolAdapter, make_env
+
+
+# ------------------------------------------------ a user's env (the README example) ---
+
+
+@struct.dataclass
+class WalkState:
+    position: jax.Array
+    time: jax.Array
+
+
+class RandomWalk:
+    """Walk on a line from a random start: action 1 steps right, 0 left. Reaching 3
+    terminates (reward 1); 8 steps truncate. The README's ten-line example env."""
+
+    spec = EnvSpec.discrete_actions(obs_shape=(2,), num_actions=2)
+
+    def reset(self, key):
+        state = WalkState(jax.random.randint(key, (), -2, 3), jnp.zeros((), jnp.int32))
+        return self.observe(state), state
+
+    def observe(self, state):
+        return jnp.stack([state.position, state.time]).astype(jnp.float32)
+
+    def step(self, key, state, action):
+        moved = WalkState(state.position + 2 * action - 1, state.time + 1)
+        terminated = moved.position >= 3
+        truncated = (moved.time >= 8) & ~terminated
+        reset_obs, reset_state = self.reset(key)
+        ended = terminated | truncated
+        state = jax.tree.map(lambda r, m: jnp.where(ended, r, m), reset_state, moved)
+        return EnvStep(obs=jnp.where(ended, reset_obs, self.observe(moved)), state=state,
+                       reward=terminated.astype(jnp.float32), terminated=terminated,
+                       truncated=truncated, final_obs=self.observe(moved))
+
+
+# ---------------------------------------------------------------------- the cases ---
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """An adapter, a fixed action, and where (and how) its first episode ends."""
+
+    name: str
+    make: Callable[[], Any]
+    action: Any
+    end_step: int | None  # 1-based step at which the first episode ends (None: varies by key)
+    ends_by: str  # "terminated", "truncated" or "either"
+
+
+def brax_adapter(**options):
+    return make_env("brax/inverted_pendulum", env_options=tuple(options.items()))
+
+
+CASES = [
+    Case("gymnax-discrete", lambda: make_env("CartPole-v1"), 0, None, "terminated"),
+    Case("gymnax-box", lambda: make_env("Pendulum-v1"), np.zeros(1, np.float32), 200, "truncated"),
+    Case("protocol-user-env", lambda: ProtocolAdapter(RandomWalk()), 0, 8, "truncated"),
+    Case("brax", lambda: brax_adapter(episode_length=5), np.zeros(1, np.float32), 5, "truncated"),
+    Case("brax-action-repeat", lambda: brax_adapter(episode_length=6, action_repeat=2),
+         np.zeros(1, np.float32), 3, "truncated"),
+]
+IDS = [c.name for c in CASES]
+
+
+@dataclasses.dataclass
+class Compiled:
+    """An adapter and its jitted functions, compiled once per case (Brax compiles slowly)."""
+
+    adapter: Any
+    reset: Callable
+    step: Callable
+    vreset: Callable
+    vstep: Callable
+
+
+@pytest.fixture(scope="module", params=CASES, ids=IDS)
+def case(request):
+    adapter = request.param.make()
+    return request.param, Compiled(adapter, jit_fast(adapter.reset), jit_fast(adapter.step),
+                                   jit_fast(jax.vmap(adapter.reset)), jit_fast(jax.vmap(adapter.step)))
+
+
+def run_episode(compiled: Compiled, action, key, max_steps: int = 600):
+    """Steps one env with a fixed action until its first episode ends."""
+    obs, state = compiled.reset(key)
+    step = compiled.step
+    action = jnp.asarray(action)
+    for t in range(1, max_steps + 1):
+        key, step_key = jax.random.split(key)
+        out = step(step_key, state, action)
+        if bool(out.terminated) or bool(out.truncated):
+            return t, obs, out
+        obs, state = out.obs, out.state
+    raise AssertionError(f"no episode ended within {max_steps} steps")
+
+
+def test_shapes_and_dtypes(case):
+    case, compiled = case
+    spec = compiled.adapter.spec
+    obs, state = compiled.reset(jax.random.key(0))
+    assert obs.shape == (spec.obs_dim,) and obs.dtype == jnp.float32
+    assert spec.obs_dim == int(np.prod(spec.obs_shape)) or spec.obs_shape == ()
+    out = compiled.step(jax.random.key(1), state, jnp.asarray(case.action))
+    for name in ("obs", "final_obs"):
+        assert getattr(out, name).shape == (spec.obs_dim,) and getattr(out, name).dtype == jnp.float32
+    assert out.reward.shape == () and out.reward.dtype == jnp.float32
+    assert out.terminated.dtype == jnp.bool_ and out.truncated.dtype == jnp.bool_
+    assert jax.tree.structure(out.state) == jax.tree.structure(state)
+
+
+def test_episode_ends_at_the_right_step_the_right_way(case):
+    case, compiled = case
+    length, last_obs, out = run_episode(compiled, case.action, jax.random.key(3))
+    if case.end_step is not None:
+        assert length == case.end_step
+    assert not (bool(out.terminated) and bool(out.truncated))
+    if case.ends_by != "either":
+        assert bool(getattr(out, case.ends_by)), (case.ends_by, out.terminated, out.truncated)
+    # the episode's totals are reported on the step that ends it, then reset
+    assert int(out.episode_length) == length
+    assert int(out.state.episode_length) == 0 and float(out.state.episode_return) == 0.0
+
+
+def test_final_observation_is_the_reached_one_not_the_reset_one(case):
+    case, compiled = case
+    _, _, out = run_episode(compiled, case.action, jax.random.key(4))
+    # every env here moves away from its reset observation by the end of an episode
+    assert not np.allclose(np.asarray(out.final_obs), np.asarray(out.obs))
+
+
+def test_vmapped_equals_single(case):
+    case, compiled = case
+    keys = jax.random.split(jax.random.key(5), 3)
+    obs, states = compiled.vreset(keys)
+    actions = jnp.stack([jnp.asarray(case.action)] * 3)
+    batched = compiled.vstep(keys, states, actions)
+    for i in range(3):
+        single_obs, single_state = compiled.reset(keys[i])
+        np.testing.assert_allclose(np.asarray(obs[i]), np.asarray(single_obs), rtol=1e-5, atol=1e-6)
+        single = compiled.step(keys[i], single_state, jnp.asarray(case.action))
+        for name in ("obs", "final_obs", "reward"):
+            np.testing.assert_allclose(np.asarray(getattr(batched, name)[i]),
+                                       np.asarray(getattr(single, name)), rtol=1e-5, atol=1e-6)
+
+
+def test_jittable_and_deterministic_per_key(case):
+    case, compiled = case
+    reset = compiled.reset
+    a, _ = reset(jax.random.key(7))
+    b, _ = reset(jax.random.key(7))
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    others = [np.asarray(reset(jax.random.key(k))[0]) for k in range(8, 12)]
+    assert any(not np.array_equal(o, np.asarray(a)) for o in others), "reset ignores its key"
+
+
+# ---------------------------------------------------------- dispatch and options ---
+
+
+def test_env_ids_dispatch_on_the_prefix():
+    assert isinstance(make_env("CartPole-v1"), GymnaxAdapter)
+    adapter = brax_adapter()
+    assert isinstance(adapter, ProtocolAdapter) and adapter.env_name == "brax/inverted_pendulum"
+    assert not adapter.custom
+    assert ProtocolAdapter(RandomWalk()).custom
+    assert "brax/hopper" in ppo_jax.available_envs(suites=True)
+    assert "brax/hopper" not in ppo_jax.available_envs()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(env="brax/nope"), r"brax has no env 'nope'; valid: brax/ant, .*brax/walker2d"),
+    (dict(env="mujoco/hopper"), r"unknown suite prefix 'mujoco'; valid: .*brax/<name>"),
+    (dict(env="Hopper-v1"), r"not a gymnax env id or a <suite>/<name> id"),
+    (dict(env="brax/hopper", env_options={"backend": "bullet"}),
+     r"env_options\['backend'\] 'bullet' is not one of generalized, positional, spring, mjx"),
+    (dict(env="brax/hopper", env_options={"frame_skip": 2}),
+     r"'frame_skip' is not an option of the brax suite; valid: backend, episode_length, action_repeat"),
+    (dict(env="brax/hopper", env_options={"episode_length": 0}), r"episode_length.* positive integer"),
+    (dict(env="CartPole-v1", env_options={"backend": "mjx"}), "gymnax envs take no options"),
+    (dict(env="brax/hopper", env_options=[1, 2]), "env_options must be a dict"),
+])
+def test_bad_env_ids_and_options_fail_with_the_valid_choices(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ppo_jax.PPOConfig(**kwargs)
+
+
+def test_a_missing_suite_package_names_the_extra(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "brax" else real(name, *a))
+    with pytest.raises(ValueError, match=r"'brax' package is not installed; install the extra: "
+                                         r"pip install -e \"\.\[brax\]\""):
+        ppo_jax.PPOConfig(env="brax/hopper")
+
+
+def test_env_options_are_hashable_static_and_round_trip():
+    config = ppo_jax.PPOConfig(env="brax/hopper", env_options={"episode_length": 500, "backend": "positional"})
+    assert config.env_options == (("backend", "positional"), ("episode_length", 500))
+    hash(config)
+    assert ppo_jax.PPOConfig.from_dict(config.to_dict()) == config
+    assert config.to_dict()["env_options"] == {"backend": "positional", "episode_length": 500}
+
+
+def test_a_non_env_object_is_refused_with_the_protocol():
+    with pytest.raises(TypeError, match=r"neither a gymnax Environment nor an ppo_jax.envs.Env.*spec"):
+        ppo_jax.make_train(ppo_jax.PPOConfig(), env=object())
+
+
+# ------------------------------------------------------------- Box action mapping ---
+
+
+@pytest.mark.parametrize("low, high", [([-0.1, -0.1], [0.1, 0.1]), ([0.0, -3.0], [2.0, 1.0])],
+                         ids=["point-robot-0.1", "asymmetric"])
+def test_box_actions_map_the_unit_interval_onto_the_bounds(low, high):
+    """The policy acts in [-1, 1]: -1 -> low, 0 -> the middle, 1 -> high, clipped beyond."""
+
+    class Box:
+        spec = EnvSpec.box_actions((1,), low, high)
+
+    adapter = ProtocolAdapter.__new__(ProtocolAdapter)
+    adapter.spec, adapter._action_shape = Box.spec, (2,)
+    low, high = np.asarray(low), np.asarray(high)
+    for unit, expected in ((-1.0, low), (0.0, (low + high) / 2), (1.0, high), (5.0, high), (-7.0, low)):
+        got = adapter.env_action(jnp.full((2,), unit, jnp.float32))
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_point_robot_gets_actions_scaled_to_its_bounds():
+    """gymnax PointRobot-misc has bounds +-0.1: a policy output of 0.5 is 0.05, not 0.1 (clipped)."""
+    adapter = make_env("PointRobot-misc")
+    np.testing.assert_allclose(np.asarray(adapter.spec.action_high), 0.1)
+    np.testing.assert_allclose(np.asarray(adapter.env_action(jnp.full((2,), 0.5))), 0.05, rtol=1e-6)
+
+
+# ------------------------------------------------------------------ training ---
+
+
+def test_a_user_protocol_env_trains_and_its_agent_is_used(fast_jit):
+    env = RandomWalk()
+    config = ppo_jax.PPOConfig(num_envs=4, num_steps=16, num_minibatches=2, total_timesteps=64 * 30,
+                               hparams=ppo_jax.HParams(learning_rate=3e-3))
+    out = fast_jit(ppo_jax.make_train(config, env=env))(jax.random.key(0))
+    assert out.state.env_name == "RandomWalk" and out.state.custom_env
+    act = ppo_jax.make_policy(config, out.state, env=env, deterministic=True)
+    assert int(act(jax.random.key(0), jnp.array([0.0, 0.0]))) == 1  # walk right, to the goal
+    # terminating pays 1; after training most episodes end at the goal
+    assert float(np.nanmean(np.asarray(out.metrics["episode_return"])[-5:])) > 0.8
+
+
+def test_brax_trains_a_few_updates_and_checkpoints(tmp_path, fast_jit):
+    config = ppo_jax.PPOConfig(env="brax/inverted_pendulum", env_options={"episode_length": 50},
+                               num_envs=4, num_steps=16, num_minibatches=2, update_epochs=1,
+                               total_timesteps=64 * 3, normalize_observations=True)
+    out = fast_jit(ppo_jax.make_train(config))(jax.random.key(0))
+    assert out.state.env_name == "brax/inverted_pendulum" and not out.state.custom_env
+    np.testing.assert_array_equal(np.asarray(out.metrics["diverged"]), 0.0)
+    ppo_jax.save(tmp_path / "ckpt", config, out.state)
+    loaded, state = ppo_jax.load(tmp_path / "ckpt")
+    assert loaded == config
+    returns = ppo_jax.evaluate(loaded, state, jax.random.key(1), num_episodes=2)
+    assert returns.shape == (2,) and np.all(returns > 0)
+
+
+def test_brax_truncated_steps_bootstrap_from_the_final_observation():
+    """The Brax truncation probe: with a 3-step time limit, every truncated step's
+    next value is V(final obs), the state the pendulum reached, not V(reset obs);
+    checked against a plain loop (tests/test_rollout.py's reference)."""
+    from test_rollout import reference_next_values
+
+    from ppo_jax.context import make_context
+    from ppo_jax.networks import ActorCritic
+    from ppo_jax.normalize import init_reward_scaler, init_running_stats
+    from ppo_jax.rollout import EpisodeTally, RolloutCarry, bootstrap_values, collect_rollout
+
+    config = ppo_jax.PPOConfig(env="brax/inverted_pendulum", env_options={"episode_length": 3},
+                               num_envs=2, num_steps=8, num_minibatches=1, total_timesteps=16,
+                               hidden_sizes=(8,))
+    ctx = make_context(config)
+    state = ppo_jax.make_trainer(config).init(jax.random.key(0))
+    carry = RolloutCarry(state.env_state, state.obs, init_running_stats((ctx.adapter.spec.obs_dim,)),
+                         init_reward_scaler(2), EpisodeTally.zeros())
+    carry, traj = jax.jit(lambda c, k: collect_rollout(
+        c, k, adapter=ctx.adapter, network=ctx.network, params=state.params, gamma=0.99, num_steps=8,
+        normalize_observations=False, normalize_rewards=False))(carry, jax.random.key(1))
+    value_fn = lambda o: ctx.network.apply(state.params, o, method=ActorCritic.value)
+    got = np.asarray(jax.jit(lambda tr, o: bootstrap_values(tr, value_fn(o), value_fn))(traj, carry.obs))
+    value_of = lambda o: float(value_fn(jnp.asarray(o)[None])[0])
+    np.testing.assert_allclose(got, reference_next_values(traj, carry.obs, value_of), rtol=1e-5, atol=1e-6)
+
+    truncated = np.asarray(traj.done & ~traj.terminated)
+    assert truncated.sum() >= 4  # 8 steps, 3-step limit: at least 2 per env
+    # where truncated, V(final obs) differs from V(the reset obs that follows)
+    obs = np.asarray(traj.obs)
+    for t, b in zip(*np.nonzero(truncated[:-1])):
+        assert abs(got[t, b] - value_of(obs[t + 1, b])) > 1e-6

@@ -82,6 +82,12 @@ CASES = [
     Case("brax", lambda: brax_adapter(episode_length=5), np.zeros(1, np.float32), 5, "truncated"),
     Case("brax-action-repeat", lambda: brax_adapter(episode_length=6, action_repeat=2),
          np.zeros(1, np.float32), 3, "truncated"),
+    # action 0 turns on the spot: the time limit ends the episode; the view has turned
+    Case("navix", lambda: make_env("navix/Navix-Empty-Random-5x5-v0", env_options=(("max_steps", 5),)),
+         0, 5, "truncated"),
+    # a fresh world follows the end: the final observation is the old world's
+    Case("craftax", lambda: make_env("craftax/Craftax-Classic-Symbolic-v1",
+                                     env_options=(("max_timesteps", 4),)), 0, 4, "truncated"),
 ]
 IDS = [c.name for c in CASES]
 
@@ -186,7 +192,9 @@ def test_env_ids_dispatch_on_the_prefix():
     assert isinstance(adapter, ProtocolAdapter) and adapter.env_name == "brax/inverted_pendulum"
     assert not adapter.custom
     assert ProtocolAdapter(RandomWalk()).custom
-    assert "brax/hopper" in ppo_jax.available_envs(suites=True)
+    assert isinstance(make_env("navix/Navix-DoorKey-5x5-v0"), ProtocolAdapter)
+    ids = ppo_jax.available_envs(suites=True)
+    assert {"brax/hopper", "navix/Navix-DoorKey-5x5-v0", "craftax/Craftax-Classic-Symbolic-v1"} <= set(ids)
     assert "brax/hopper" not in ppo_jax.available_envs()
 
 
@@ -200,6 +208,12 @@ def test_env_ids_dispatch_on_the_prefix():
      r"'frame_skip' is not an option of the brax suite; valid: backend, episode_length, action_repeat"),
     (dict(env="brax/hopper", env_options={"episode_length": 0}), r"episode_length.* positive integer"),
     (dict(env="CartPole-v1", env_options={"backend": "mjx"}), "gymnax envs take no options"),
+    (dict(env="navix/Navix-Maze-v0"), r"navix has no env 'Navix-Maze-v0'; valid: .*navix/Navix-DoorKey-5x5-v0"),
+    (dict(env="craftax/Craftax-Classic-Pixels-v1"),
+     r"valid: craftax/Craftax-Classic-Symbolic-v1, craftax/Craftax-Symbolic-v1"),
+    (dict(env="navix/Navix-Empty-5x5-v0", env_options={"max_steps": -1}), r"max_steps.* positive integer"),
+    (dict(env="craftax/Craftax-Symbolic-v1", env_options={"episode_length": 5}),
+     r"'episode_length' is not an option of the craftax suite; valid: max_timesteps"),
     (dict(env="brax/hopper", env_options=[1, 2]), "env_options must be a dict"),
 ])
 def test_bad_env_ids_and_options_fail_with_the_valid_choices(kwargs, match):
@@ -207,14 +221,16 @@ def test_bad_env_ids_and_options_fail_with_the_valid_choices(kwargs, match):
         ppo_jax.PPOConfig(**kwargs)
 
 
-def test_a_missing_suite_package_names_the_extra(monkeypatch):
+@pytest.mark.parametrize("env_id, package", [("brax/hopper", "brax"), ("navix/Navix-Empty-5x5-v0", "navix"),
+                                             ("craftax/Craftax-Symbolic-v1", "craftax")])
+def test_a_missing_suite_package_names_the_extra(monkeypatch, env_id, package):
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "brax" else real(name, *a))
-    with pytest.raises(ValueError, match=r"'brax' package is not installed; install the extra: "
-                                         r"pip install -e \"\.\[brax\]\""):
-        ppo_jax.PPOConfig(env="brax/hopper")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == package else real(name, *a))
+    with pytest.raises(ValueError, match=rf"'{package}' package is not installed; install the extra: "
+                                         rf"pip install -e \"\.\[{package}\]\""):
+        ppo_jax.PPOConfig(env=env_id)
 
 
 def test_env_options_are_hashable_static_and_round_trip():

@@ -1,6 +1,8 @@
-"""Env suites beyond gymnax, chosen by a prefix in `PPOConfig.env`: `brax/<name>`.
+"""Env suites beyond gymnax, chosen by a prefix in `PPOConfig.env`: `brax/<name>`,
+`navix/<id>`, `craftax/<id>`.
 
-Each suite is an optional extra (`pip install -e ".[brax]"`) and a module here
+Each suite is an optional extra (`pip install -e ".[brax]"`, `.[navix]`,
+`.[craftax]`; `.[suites]` for all) and a module here
 whose env follows the `ppo_jax.envs.Env` protocol: it ends episodes both ways
 (terminated, truncated at its time limit), keeps the final observation and
 resets itself. Suite options (`PPOConfig.env_options`) are validated here,
@@ -36,6 +38,8 @@ class Suite:
 
 SUITES: dict[str, Suite] = {
     "brax": Suite("brax", "brax", "brax", "brax_env"),
+    "navix": Suite("navix", "navix", "navix", "navix_env"),
+    "craftax": Suite("craftax", "craftax", "craftax", "craftax_env"),
 }
 
 

@@ -1,0 +1,25 @@
+"""Learning on the suites beyond gymnax, end to end, with return thresholds.
+
+Navix's rooms pay 1 on reaching the goal and 0 otherwise, so the mean
+episode return is the success rate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ppo_jax
+
+
+@pytest.mark.slow
+def test_navix_empty_room_is_solved_on_every_seed():
+    """navix/Navix-Empty-8x8-v0 preset at a CI budget (122,880 steps, 60 updates), 4 seeds:
+    success rate at least 0.9 on every seed (measured: about 0.97 to 1.0 from 60k steps)."""
+    config = ppo_jax.preset("navix/Navix-Empty-8x8-v0", total_timesteps=122_880)
+    out = ppo_jax.train_seeds(config, num_seeds=4, seed=0)
+    success = out.final_return()
+    assert np.all(success >= 0.9), success.round(3).tolist()
+    # and it learned: the first updates succeed far less often
+    early = np.nanmean(np.asarray(out.metrics["episode_return"])[:, :3], axis=1)
+    assert np.all(early < 0.5), early.round(3).tolist()

@@ -313,8 +313,8 @@ class WandbLogger(Logger):
 def make_logger(trackers: str | Sequence[str], logdir: str | os.PathLike = "runs",
                 run_name: str = "ppo_jax", **kwargs: Any) -> list[Logger]:
     """Loggers by tracker name ("jsonl", "tensorboard", "wandb"), all writing under `logdir`:
-    `<logdir>/<run_name>.jsonl`, `<logdir>/tensorboard/`, `<logdir>/wandb/` (W&B's mode from
-    WANDB_MODE, default online). `kwargs` (population, every) go to each logger.
+    `<logdir>/metrics.jsonl`, `<logdir>/tensorboard/<run_name>/`, `<logdir>/wandb/` (W&B's
+    mode from WANDB_MODE, default online). `kwargs` (population, every) go to each logger.
 
     Raises ValueError for an unknown name (the valid ones are listed) and ImportError
     naming the `track` extra for a missing package, before anything compiles.
@@ -326,7 +326,7 @@ def make_logger(trackers: str | Sequence[str], logdir: str | os.PathLike = "runs
                          f"{', '.join(TRACKERS)}")
     logdir = os.fspath(logdir)
     build = {
-        "jsonl": lambda: JsonlLogger(os.path.join(logdir, f"{run_name}.jsonl"), run_name=run_name,
+        "jsonl": lambda: JsonlLogger(os.path.join(logdir, "metrics.jsonl"), run_name=run_name,
                                      **kwargs),
         "tensorboard": lambda: TensorBoardLogger(os.path.join(logdir, "tensorboard"),
                                                  run_name=run_name, **kwargs),

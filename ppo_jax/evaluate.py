@@ -19,7 +19,7 @@ from ppo_jax.context import AgentContext, check_agent_fits, make_context
 from ppo_jax.envs import EnvParams, Environment, LogState
 from ppo_jax.networks import ActorCritic, draw_policy_noise, greedy_action, sample_from_noise
 from ppo_jax.normalize import observe
-from ppo_jax.types import TrainState
+from ppo_jax.types import TrainOutput, TrainState
 from ppo_jax.validation import check_positive_int
 
 
@@ -206,7 +206,7 @@ def evaluate(
     return returns
 
 
-def _best_of(output_or_state) -> TrainState:
+def _best_of(output_or_state: TrainOutput | TrainState) -> TrainState:
     """The TrainState of a TrainOutput or TrainState; ValueError when it kept no best policy."""
     state = getattr(output_or_state, "state", output_or_state)
     if not isinstance(state, TrainState):
@@ -219,7 +219,7 @@ def _best_of(output_or_state) -> TrainState:
     return state
 
 
-def best_state(output_or_state) -> TrainState:
+def best_state(output_or_state: TrainOutput | TrainState) -> TrainState:
     """The state with its params and observation statistics replaced by the best-evaluated ones
     (`state.best`), for `make_policy`, `evaluate` or `save`; leading batch axes are kept."""
     state = _best_of(output_or_state)
@@ -228,7 +228,7 @@ def best_state(output_or_state) -> TrainState:
 
 def absolute_metric(
     config: PPOConfig,
-    output_or_state,
+    output_or_state: TrainOutput | TrainState,
     key: jax.Array,
     num_episodes: int = 1000,
     deterministic: bool | None = None,

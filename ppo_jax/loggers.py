@@ -124,7 +124,7 @@ class Logger:
 
     name = "logger"
 
-    def __init__(self, run_name: str = "ppo_jax", population: str = "agents", every: int = 1):
+    def __init__(self, run_name: str = "ppo_jax", population: str = "agents", every: int = 1) -> None:
         if population not in POPULATION_MODES:
             raise ValueError(f"{type(self).__name__}: population must be one of "
                              f"{', '.join(POPULATION_MODES)}, got {population!r}")
@@ -161,10 +161,10 @@ class Logger:
         self.flush()
         self._open = set()
 
-    def __enter__(self):
+    def __enter__(self) -> "Logger":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
 
@@ -178,7 +178,7 @@ class JsonlLogger(Logger):
 
     name = "jsonl"
 
-    def __init__(self, path: str | os.PathLike, **kwargs: Any):
+    def __init__(self, path: str | os.PathLike, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.path = os.fspath(path)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
@@ -192,7 +192,7 @@ class JsonlLogger(Logger):
     def open_curve(self, curve: str, hparams: dict) -> None:
         self._handle().write(json.dumps({"run": self.run_name, "curve": curve, "hparams": hparams}) + "\n")
 
-    def log(self, curve, update, timesteps, values) -> None:
+    def log(self, curve: str, update: int, timesteps: int, values: Mapping[str, float]) -> None:
         line = {"run": self.run_name, "curve": curve, "update": update, "timesteps": timesteps, **values}
         self._handle().write(json.dumps(line) + "\n")
 
@@ -233,7 +233,7 @@ class TensorBoardLogger(Logger):
 
     name = "tensorboard"
 
-    def __init__(self, logdir: str | os.PathLike = "runs/tensorboard", **kwargs: Any):
+    def __init__(self, logdir: str | os.PathLike = "runs/tensorboard", **kwargs: Any) -> None:
         try:
             import tensorboardX
         except ImportError as err:
@@ -255,7 +255,7 @@ class TensorBoardLogger(Logger):
             writer.file_writer.add_summary(summary)
         self._writers[curve] = writer
 
-    def log(self, curve, update, timesteps, values) -> None:
+    def log(self, curve: str, update: int, timesteps: int, values: Mapping[str, float]) -> None:
         writer = self._writers[curve]
         for tag, value in values.items():
             writer.add_scalar(tag, value, global_step=timesteps)
@@ -282,7 +282,7 @@ class WandbLogger(Logger):
     name = "wandb"
 
     def __init__(self, project: str = "ppo_jax", mode: str = "online", dir: str | None = None,
-                 **kwargs: Any):
+                 **kwargs: Any) -> None:
         try:
             import wandb
         except ImportError as err:
@@ -300,7 +300,7 @@ class WandbLogger(Logger):
             project=self.project, name=curve, group=self.run_name, config=hparams, mode=self.mode,
             dir=self.dir, reinit="create_new")
 
-    def log(self, curve, update, timesteps, values) -> None:
+    def log(self, curve: str, update: int, timesteps: int, values: Mapping[str, float]) -> None:
         self.runs[curve].log({"timesteps": timesteps, **values}, step=update)
 
     def close(self) -> None:

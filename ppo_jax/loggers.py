@@ -28,9 +28,12 @@ anything compiles.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import os
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
@@ -39,6 +42,8 @@ import numpy as np
 TRACKERS = ("jsonl", "tensorboard", "wandb")
 POPULATION_MODES = ("agents", "reduce")
 EXTRA = "track"
+_WRITE_LOCK = threading.Lock()
+_FILE_IDS = itertools.count()
 
 
 def _missing_package(package: str, backend: str) -> ImportError:
@@ -120,11 +125,15 @@ class Logger:
         seeds: mean, min and max).
       every: log every N updates (the last update, and every update with an
         evaluation, are always logged).
+      flush_secs: make what was written visible to readers (TensorBoard, a
+        tail of the file) at most this often, and at the end of the run; 0:
+        after every reported update (flushing costs a system call per file).
     """
 
     name = "logger"
 
-    def __init__(self, run_name: str = "ppo_jax", population: str = "agents", every: int = 1) -> None:
+    def __init__(self, run_name: str = "ppo_jax", population: str = "agents", every: int = 1,
+                 flush_secs: float = 1.0) -> None:
         if population not in POPULATION_MODES:
             raise ValueError(f"{type(self).__name__}: population must be one of "
                              f"{', '.join(POPULATION_MODES)}, got {population!r}")
@@ -133,8 +142,14 @@ class Logger:
         if not isinstance(run_name, str) or not run_name:
             raise ValueError(f"{type(self).__name__}: run_name must be a non-empty string, "
                              f"got {run_name!r}")
+        if isinstance(flush_secs, bool) or not isinstance(flush_secs, (int, float)) or not (
+                flush_secs >= 0):
+            raise ValueError(f"{type(self).__name__}: flush_secs must be a number >= 0, got "
+                             f"{flush_secs!r}")
         self.run_name, self.population, self.every = run_name, population, every
+        self.flush_secs = float(flush_secs)
         self._open: set[str] = set()
+        self._flushed_at = time.monotonic()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(run_name={self.run_name!r}, population={self.population!r})"
@@ -154,7 +169,14 @@ class Logger:
         raise NotImplementedError
 
     def flush(self) -> None:
-        """Makes everything written so far visible to readers (called after every report)."""
+        """Makes everything written so far visible to readers."""
+
+    def maybe_flush(self) -> None:
+        """`flush`, if `flush_secs` have passed since the last one (called after every report)."""
+        now = time.monotonic()
+        if now - self._flushed_at >= self.flush_secs:
+            self.flush()
+            self._flushed_at = now
 
     def close(self) -> None:
         """Flushes and releases files / runs; a later write opens them again."""
@@ -226,39 +248,51 @@ class TensorBoardLogger(Logger):
     """TensorBoard event files, one run folder per curve: `<logdir>/<run_name>/<curve>/`.
 
     Written with `tensorboardX` (a small, maintained writer needing only numpy
-    and protobuf; tensorboard's own writer needs TensorFlow or PyTorch).
-    Scalars are tagged by metric name with the env steps (`timesteps`) as the
-    step; each curve's hyperparameters go to the HParams panel.
+    and protobuf; tensorboard's own writer needs TensorFlow or PyTorch), through
+    its synchronous `EventsWriter`: `SummaryWriter` hands every event to a
+    background thread through a multiprocessing queue (a pickle per event), and
+    its `flush` does not wait for that queue. Scalars are tagged by metric name
+    with the env steps (`timesteps`) as the step, all of one update in one
+    event; each curve's hyperparameters go to the HParams panel.
     """
 
     name = "tensorboard"
 
     def __init__(self, logdir: str | os.PathLike = "runs/tensorboard", **kwargs: Any) -> None:
         try:
-            import tensorboardX
+            import tensorboardX  # noqa: F401
         except ImportError as err:
             raise _missing_package("tensorboardX", "TensorBoardLogger") from err
         super().__init__(**kwargs)
-        self._tbx = tensorboardX
         self.logdir = os.fspath(logdir)
         self._writers: dict[str, Any] = {}
 
     def curve_dir(self, curve: str) -> str:
         return os.path.join(self.logdir, self.run_name, curve)
 
+    def _event(self, **fields: Any):
+        from tensorboardX.proto.event_pb2 import Event
+
+        return Event(wall_time=time.time(), **fields)
+
     def open_curve(self, curve: str, hparams: dict) -> None:
+        from tensorboardX.event_file_writer import EventsWriter
         from tensorboardX.summary import hparams as hparams_summary
 
-        writer = self._tbx.SummaryWriter(self.curve_dir(curve), flush_secs=10)
-        metrics = {"episode_return": math.nan, "eval_return": math.nan}
-        for summary in hparams_summary(hparams, metrics):
-            writer.file_writer.add_summary(summary)
+        folder = self.curve_dir(curve)
+        os.makedirs(folder, exist_ok=True)
+        # A unique file per writer: the default name has only a seconds timestamp.
+        writer = EventsWriter(os.path.join(folder, "events"), f".{os.getpid()}.{next(_FILE_IDS)}")
+        for summary in hparams_summary(hparams, {"episode_return": math.nan, "eval_return": math.nan}):
+            writer.write_event(self._event(summary=summary))
         self._writers[curve] = writer
 
     def log(self, curve: str, update: int, timesteps: int, values: Mapping[str, float]) -> None:
-        writer = self._writers[curve]
-        for tag, value in values.items():
-            writer.add_scalar(tag, value, global_step=timesteps)
+        from tensorboardX.proto.summary_pb2 import Summary
+
+        summary = Summary(value=[Summary.Value(tag=tag, simple_value=value)
+                                 for tag, value in values.items()])
+        self._writers[curve].write_event(self._event(step=timesteps, summary=summary))
 
     def flush(self) -> None:
         for writer in self._writers.values():
@@ -341,8 +375,9 @@ class BoundLogger:
     """Loggers bound to a population's agents and metric columns: the callback's sink.
 
     Called on the host with rows float32 [*population, 2 + len(columns)]
-    ([agent id, update, *metrics]); writes each logger's curves, then flushes
-    them, so a tracker shows every reported update while training runs.
+    ([agent id, update, *metrics]); writes each logger's curves, and flushes
+    them every `flush_secs` and at the run's last update, so a tracker shows the
+    curves while training runs.
     Rows whose id is past the known agents (a sweep's padding) are dropped.
     """
 
@@ -374,7 +409,12 @@ class BoundLogger:
         return {k: float(v) for k, v in zip(self.columns, row[2:]) if math.isfinite(v)}
 
     def __call__(self, rows: np.ndarray) -> None:
-        rows = np.asarray(rows, np.float64).reshape(-1, 2 + len(self.columns))
+        # A sweep's static groups run as separate programs whose callbacks may come from
+        # several threads at once; they can share loggers (and files).
+        with _WRITE_LOCK:
+            self._write(np.asarray(rows, np.float64).reshape(-1, 2 + len(self.columns)))
+
+    def _write(self, rows: np.ndarray) -> None:
         agents = self._identify(rows)
         per_agent = [l for l in self.loggers if l.population == "agents"]
         for index, row in agents:
@@ -387,7 +427,7 @@ class BoundLogger:
             for group, update, members in self._complete_groups(agents, len(rows)):
                 self._write_reduced(reducing, group, update, members)
         for logger in self.loggers:
-            logger.flush()
+            logger.maybe_flush()
 
     def _group_size(self, group: str, count: int) -> int:
         if self.agents is None:
@@ -422,12 +462,14 @@ class BoundLogger:
             logger.write(group, hp, update, int(values.get("timesteps", 0)), values)
 
     def flush(self) -> None:
-        for logger in self.loggers:
-            logger.flush()
+        with _WRITE_LOCK:
+            for logger in self.loggers:
+                logger.flush()
 
     def close(self) -> None:
-        for logger in self.loggers:
-            logger.close()
+        with _WRITE_LOCK:
+            for logger in self.loggers:
+                logger.close()
 
 
 LoggerArg = Union[Logger, Sequence[Logger], BoundLogger, None]

@@ -169,6 +169,8 @@ def _deliver(hook, sink, total_updates: int, summary, rows) -> None:
     if sink is not None and is_due(report.update, report_every(sink, total_updates), total_updates,
                                    evaluated):
         _call_safely(sink, np.asarray(rows))
+        if report.update >= total_updates:  # the run's end: everything visible now
+            _call_safely(sink.flush)
 
 
 AUTO_REPORTS = 200  # `every=None`: about this many reports per run

@@ -282,9 +282,10 @@ class Trainer(NamedTuple):
     """Pure pieces of training in chunks.
 
     init(key, hparams) -> TrainState
-    run(state, hparams, num_updates) -> (TrainState, metrics: dict of [num_updates])
+    run(state, hparams, num_updates, agent_id=None) -> (TrainState, metrics: dict of [num_updates])
 
-    `run` is already jitted, with `num_updates` static: call it directly (one
+    `agent_id` (int32 [], optional) labels the agent's rows for a logger (default:
+    its position in the vmapped population). `run` is already jitted, with `num_updates` static: call it directly (one
     compile per distinct count), or inside your own jit/vmap with the count a
     Python int (`jax.jit(trainer.run, static_argnums=2)`).
     """
@@ -309,9 +310,8 @@ def run_updates(state: TrainState, hparams: HParams, num_updates: int, agent_id=
         state = state.replace(best=init_best(state.params, state.obs_stats))
     body = functools.partial(ppo_iteration, ctx=ctx, hparams=hparams)
     if hook is not None or sink is not None:
-        rows = functools.partial(agent_row, agent_id=agent_id)
         body = with_progress(body, hook, ctx.config.num_updates, sink,
-                             lambda st, m: rows(st, m))
+                             functools.partial(agent_row, agent_id=agent_id))
     return jax.lax.scan(body, state, None, length=num_updates)
 
 

@@ -162,11 +162,11 @@ def test_trackers_update_while_training_runs(tmp_path):
             tb = [e.step for e in acc.Scalars("policy_loss")] if acc.Tags()["scalars"] else []
         seen.append((report.update, sorted(set(frame["update"])), len(tb)))
 
-    jsonl = JsonlLogger(tmp_path / "m.jsonl", run_name="live")
-    tb = ppo_jax.TensorBoardLogger(tmp_path, run_name="live")
+    jsonl = JsonlLogger(tmp_path / "m.jsonl", run_name="live", flush_secs=0)
+    tb = ppo_jax.TensorBoardLogger(tmp_path, run_name="live", flush_secs=0)
     ppo_jax.train_seeds(CONFIG, NUM_SEEDS, logger=[jsonl, tb], progress=peek)
     jsonl.close(), tb.close()
-    assert [s[0] for s in seen] == [1, 2, 3, 4]
+    assert [s[0] for s in seen] == [1, 2, 3, 4], seen
     for update, jsonl_updates, tb_points in seen:
         assert jsonl_updates == list(range(1, update))
         assert tb_points == update - 1

@@ -8,8 +8,10 @@ evaluation every `--eval-every` updates (`--eval-episodes` episodes, determinist
 and each logger (JSON lines, TensorBoard, W&B offline) logging every agent at every
 update. Each variant is run once first (compile, not timed); then rounds alternate
 the order of the variants, so that load changes on a shared machine hit all alike.
-Writes one JSON line per timed run and a summary line (median seconds and the
-ratio of medians against "plain") to --out.
+Measures wall time and process CPU time (all threads of this process; other
+processes' load disturbs it less, but it leaves out W&B's own service process).
+Writes one JSON line per timed run and a summary line (medians and the ratios
+of medians against "plain") to --out.
 """
 
 from __future__ import annotations
@@ -61,20 +63,25 @@ def main(argv=None) -> dict:
             jax.block_until_ready(ppo_jax.train_seeds(cfg, args.num_seeds, logger=logger))
             print(f"{name}: first run (compile) {time.perf_counter() - t:.1f}s", flush=True)
         times: dict[str, list[float]] = {name: [] for name in runs}
+        cpu: dict[str, list[float]] = {name: [] for name in runs}
         lines = []
         for i in range(args.repeats):
             order = list(runs) if i % 2 == 0 else list(reversed(runs))
             for name in order:
                 cfg, logger = runs[name]
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 jax.block_until_ready(ppo_jax.train_seeds(cfg, args.num_seeds, logger=logger))
                 times[name].append(time.perf_counter() - t)
-                lines.append({"round": i, "variant": name, "seconds": round(times[name][-1], 4)})
-                print(f"round {i} {name}: {times[name][-1]:.2f}s", flush=True)
+                cpu[name].append(time.process_time() - c)
+                lines.append({"round": i, "variant": name, "seconds": round(times[name][-1], 4),
+                              "cpu_seconds": round(cpu[name][-1], 4)})
+                print(f"round {i} {name}: {times[name][-1]:.2f}s wall, {cpu[name][-1]:.2f}s cpu",
+                      flush=True)
         for _, logger in runs.values():
             if logger is not None:
                 logger.close()
     medians = {name: statistics.median(t) for name, t in times.items()}
+    cpu_medians = {name: statistics.median(t) for name, t in cpu.items()}
     summary = {
         "summary": True, "env": config.env, "num_seeds": args.num_seeds,
         "num_updates": config.num_updates, "eval_every": args.eval_every,
@@ -82,6 +89,8 @@ def main(argv=None) -> dict:
         "device": str(jax.devices()[0]), "note": args.note,
         "median_s": {k: round(v, 4) for k, v in medians.items()},
         "ratio_to_plain": {k: round(v / medians["plain"], 4) for k, v in medians.items()},
+        "median_cpu_s": {k: round(v, 4) for k, v in cpu_medians.items()},
+        "cpu_ratio_to_plain": {k: round(v / cpu_medians["plain"], 4) for k, v in cpu_medians.items()},
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:

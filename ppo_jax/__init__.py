@@ -7,7 +7,9 @@ hyperparameters.
 
 from ppo_jax.checkpoint import CheckpointError, checkpoint_info, load, save
 from ppo_jax.config import HParams, PPOConfig, available_envs, preset
-from ppo_jax.evaluate import evaluate, make_policy, make_value_fn
+from ppo_jax import loggers
+from ppo_jax.evaluate import absolute_metric, best_state, evaluate, make_policy, make_value_fn
+from ppo_jax.loggers import JsonlLogger, TensorBoardLogger, WandbLogger, make_logger
 from ppo_jax.progress import ProgressBar, ProgressReport
 from ppo_jax.results import SweepResult
 from ppo_jax.search_space import random_search
@@ -18,17 +20,24 @@ from ppo_jax.types import TrainOutput, TrainState
 __all__ = [
     "CheckpointError",
     "HParams",
+    "JsonlLogger",
     "PPOConfig",
     "ProgressBar",
     "ProgressReport",
     "SweepResult",
+    "TensorBoardLogger",
     "TrainOutput",
     "TrainState",
     "Trainer",
+    "WandbLogger",
+    "absolute_metric",
     "available_envs",
+    "best_state",
     "checkpoint_info",
     "evaluate",
     "load",
+    "loggers",
+    "make_logger",
     "make_policy",
     "make_train",
     "make_trainer",

@@ -17,6 +17,7 @@ user metadata).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Any
@@ -279,13 +280,20 @@ def load(path: str | os.PathLike, config: PPOConfig | None = None, *, env: Envir
         if config is not None:
             _check_agent_fields(stored_config, config, path)
         target = abstract_state(config or stored_config, tuple(meta["batch_shape"]), env, env_params)
-        leaves, treedef = jax.tree_util.tree_flatten_with_path(target)
-        expected = {_path_name(p): _stored_struct(x) for p, x in leaves}
         try:
             stored_meta = mngr.item_metadata(step)["state"].tree
         except Exception as err:
             raise CheckpointError(
                 f"checkpoint {path!r} (step {step}) is corrupt or unreadable: {_brief(err)}") from err
+        if not any(name.startswith("best/") for name in stored_meta):
+            # Saved without evaluation during training (or before it existed): no best
+            # policy to restore; a trainer that evaluates starts tracking it afresh.
+            target = target.replace(best=None)
+        elif target.best is None:  # saved by a run that evaluated: keep its best policy
+            evaluating = dataclasses.replace(config or stored_config, eval_every=1)
+            target = abstract_state(evaluating, tuple(meta["batch_shape"]), env, env_params)
+        leaves, treedef = jax.tree_util.tree_flatten_with_path(target)
+        expected = {_path_name(p): _stored_struct(x) for p, x in leaves}
         _check_shapes(stored_meta, expected, path)
         state = _restore_arrays(mngr, step, expected, path)
     finally:

@@ -245,6 +245,11 @@ class PPOConfig:
       objective: "clip" (default), "none", "kl_penalty" or "adaptive_kl".
       dual_clip: bound the objective below by dual_clip_coef * A for A < 0.
       early_stop: skip the rest of an update once approx KL > early_stop_kl.
+      eval_every: evaluate the policy every N updates inside the jitted loop
+        (metrics eval_return / eval_length, NaN at other updates); 0: off.
+      eval_episodes: whole episodes per evaluation, run in parallel on their own env copies.
+      eval_deterministic: evaluate the greedy policy (argmax / Gaussian mean);
+        False: sample actions as in training.
       hparams: the default traced hyperparameters.
     """
 
@@ -266,6 +271,9 @@ class PPOConfig:
     objective: str = "clip"
     dual_clip: bool = False
     early_stop: bool = False
+    eval_every: int = 0
+    eval_episodes: int = 10
+    eval_deterministic: bool = True
     hparams: HParams = dataclasses.field(default_factory=HParams)
 
     def __post_init__(self):
@@ -289,7 +297,7 @@ class PPOConfig:
                 f"PPOConfig.objective {self.objective!r} is not one of {', '.join(OBJECTIVES)}"
             )
         for name in ("anneal_lr", "normalize_observations", "normalize_rewards",
-                     "clip_value_loss", "dual_clip", "early_stop"):
+                     "clip_value_loss", "dual_clip", "early_stop", "eval_deterministic"):
             check_bool(getattr(self, name), name, "PPOConfig")
         if self.batch_size % self.num_minibatches:
             raise ValueError(
@@ -307,6 +315,7 @@ class PPOConfig:
                 f"PPOConfig.total_timesteps = {self.total_timesteps} is smaller than one batch "
                 f"(num_envs * num_steps = {self.batch_size})"
             )
+        check_eval_settings(self)
         if self.total_timesteps % self.batch_size:
             warnings.warn(_rounding_message(self), UserWarning, stacklevel=_user_stacklevel())
         validate_hparams(self.hparams)
@@ -368,6 +377,21 @@ class PPOConfig:
             if name in data:
                 data[name] = tuple(data[name])
         return cls(**data, hparams=hp)
+
+
+def check_eval_settings(config: PPOConfig) -> None:
+    """ValueError naming the field: eval_every an int in [0, num_updates], eval_episodes > 0."""
+    every = config.eval_every
+    if not is_integer(every) or every < 0:
+        raise ValueError(f"PPOConfig.eval_every must be an integer >= 0 (0: no evaluation), "
+                         f"got {every!r}")
+    check_positive_int(config.eval_episodes, "eval_episodes", "PPOConfig")
+    if every > config.num_updates:
+        raise ValueError(
+            f"PPOConfig.eval_every = {every} is larger than the number of updates "
+            f"{config.num_updates} (total_timesteps {config.total_timesteps} / batch "
+            f"{config.batch_size}), so no evaluation would ever run; use eval_every in "
+            f"[1, {config.num_updates}], or 0 for no evaluation")
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))

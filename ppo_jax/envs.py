@@ -143,6 +143,8 @@ class Env(Protocol):
     - `spec`: an `EnvSpec` (`EnvSpec.discrete_actions(obs_shape, n)` or
       `EnvSpec.box_actions(obs_shape, low, high)`).
     - `reset(key) -> (obs, state)`: obs float [*spec.obs_shape].
+    - optional `max_episode_steps`: its time limit in steps (evaluation
+      inside training stops episodes there; default 10,000).
     - `step(key, state, action) -> EnvStep`: action int [] (Discrete) or
       float [action_size] in [low, high]. The env ends episodes itself, both
       ways: `terminated` (a terminal state: no bootstrap) and `truncated`
@@ -251,6 +253,11 @@ class ProtocolAdapter(_Adapter):
     def flatten_obs(self, obs) -> jax.Array:
         return jnp.reshape(obs, (-1,)).astype(jnp.float32)
 
+    @property
+    def max_episode_steps(self):
+        """The env's time limit in steps, if it states one (`Env.max_episode_steps`), else None."""
+        return getattr(self.env, "max_episode_steps", None)
+
     def reset(self, key: jax.Array) -> tuple[jax.Array, LogState]:
         return self._initial(*self.env.reset(key))
 
@@ -302,6 +309,11 @@ class GymnaxAdapter(_Adapter):
         if isinstance(self._obs_space, spaces.Discrete):
             return jax.nn.one_hot(obs, self.spec.obs_dim, dtype=jnp.float32)
         return jnp.reshape(obs, (-1,)).astype(jnp.float32)
+
+    @property
+    def max_episode_steps(self):
+        """gymnax's time limit, `max_steps_in_episode` (None if the params name none)."""
+        return getattr(self.env_params, "max_steps_in_episode", None)
 
     def reset(self, key: jax.Array) -> tuple[jax.Array, LogState]:
         return self._initial(*self.env.reset(key, self.env_params))

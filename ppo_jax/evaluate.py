@@ -6,6 +6,7 @@ frozen (evaluation never updates them).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
@@ -18,7 +19,7 @@ from ppo_jax.context import AgentContext, check_agent_fits, check_finite_agent, 
 from ppo_jax.envs import EnvParams, Environment, LogState
 from ppo_jax.networks import ActorCritic, draw_policy_noise, greedy_action, sample_from_noise
 from ppo_jax.normalize import observe
-from ppo_jax.types import TrainState
+from ppo_jax.types import TrainOutput, TrainState
 from ppo_jax.validation import check_positive_int
 
 
@@ -30,15 +31,19 @@ def _check_single_agent(state: TrainState) -> None:
         )
 
 
-def _network_input(ctx: AgentContext, state: TrainState, flat_obs: jax.Array) -> jax.Array:
+def _network_input(ctx: AgentContext, obs_stats, flat_obs: jax.Array) -> jax.Array:
     """A flattened observation as the network sees it (frozen normalization statistics)."""
-    return observe(state.obs_stats, flat_obs, ctx.config.normalize_observations)
+    return observe(obs_stats, flat_obs, ctx.config.normalize_observations)
 
 
-def _select_action(ctx: AgentContext, state: TrainState, flat_obs: jax.Array, key: jax.Array,
-                   deterministic: bool) -> jax.Array:
-    """The policy's action (before the env's clipping), as in the rollout."""
-    dist_params = ctx.network.apply(state.params, _network_input(ctx, state, flat_obs),
+def select_action(ctx: AgentContext, params, obs_stats, flat_obs: jax.Array, key: jax.Array,
+                  deterministic: bool) -> jax.Array:
+    """The policy's action (before the env's clipping), as in the rollout.
+
+    `params` and `obs_stats` are one agent's network params and frozen
+    observation statistics; flat_obs float32 [obs_dim] -> action [] or [A].
+    """
+    dist_params = ctx.network.apply(params, _network_input(ctx, obs_stats, flat_obs),
                                     method=ActorCritic.policy)
     if deterministic:
         return greedy_action(dist_params)
@@ -85,7 +90,8 @@ def make_policy(
     ctx = agent_context(config, state, env, env_params, "make_policy")
 
     def act_one(key: jax.Array, obs) -> jax.Array:
-        action = _select_action(ctx, state, ctx.adapter.flatten_obs(obs), key, deterministic)
+        action = select_action(ctx, state.params, state.obs_stats, ctx.adapter.flatten_obs(obs), key,
+                               deterministic)
         return ctx.adapter.env_action(action)
 
     def act(key: jax.Array, obs) -> jax.Array:
@@ -100,7 +106,8 @@ def make_value_fn(config: PPOConfig, state: TrainState, env: Environment | None 
     ctx = agent_context(config, state, env, env_params, "make_value_fn")
 
     def value_one(_, obs) -> jax.Array:
-        return ctx.network.apply(state.params, _network_input(ctx, state, ctx.adapter.flatten_obs(obs)),
+        return ctx.network.apply(state.params,
+                                 _network_input(ctx, state.obs_stats, ctx.adapter.flatten_obs(obs)),
                                  method=ActorCritic.value)
 
     def value(obs) -> jax.Array:
@@ -109,30 +116,74 @@ def make_value_fn(config: PPOConfig, state: TrainState, env: Environment | None 
     return value
 
 
+# Episodes of an env whose params name no `max_steps_in_episode` stop here (a
+# bound, so evaluation inside training can never loop forever).
+DEFAULT_EPISODE_STEP_LIMIT = 10_000
+
+
+def episode_step_limit(ctx: AgentContext) -> int:
+    """Steps after which evaluation episodes stop: the env's time limit (its adapter's
+    `max_episode_steps`: gymnax's `max_steps_in_episode`, a suite's limit; every
+    episode has ended by then), else DEFAULT_EPISODE_STEP_LIMIT."""
+    limit = ctx.adapter.max_episode_steps
+    try:
+        return int(limit)
+    except (TypeError, ValueError, jax.errors.ConcretizationTypeError):
+        return DEFAULT_EPISODE_STEP_LIMIT
+
+
 @struct.dataclass
-class _EpisodeCarry:
+class _EpisodesCarry:
+    """Episodes played in parallel, leaves [N, ...]; `step` int32 [] steps taken."""
+
     key: jax.Array
     env_state: LogState
     obs: jax.Array
     done: jax.Array
     episode_return: jax.Array
+    episode_length: jax.Array
+    step: jax.Array
 
 
-def _run_episode(key, *, ctx, state: TrainState, deterministic: bool) -> jax.Array:
-    """Return of one whole episode (until termination or truncation)."""
-    key, reset_key = jax.random.split(key)
-    obs, env_state = ctx.adapter.reset(reset_key)
+def _episodes_step(c: _EpisodesCarry, *, ctx: AgentContext, params, obs_stats,
+                   deterministic: bool) -> _EpisodesCarry:
+    """One step of every unfinished episode (finished ones keep their totals)."""
+    key, act_key, step_key = jax.random.split(c.key, 3)
+    n = c.obs.shape[0]
+    act = lambda k, o: select_action(ctx, params, obs_stats, o, k, deterministic)
+    action = jax.vmap(act)(jax.random.split(act_key, n), c.obs)
+    step = jax.vmap(ctx.adapter.step)(jax.random.split(step_key, n), c.env_state, action)
+    live = ~c.done
+    return _EpisodesCarry(
+        key=key,
+        env_state=step.state,
+        obs=step.obs,
+        done=c.done | step.terminated | step.truncated,
+        episode_return=c.episode_return + jnp.where(live, step.reward, 0.0),
+        episode_length=c.episode_length + live.astype(jnp.int32),
+        step=c.step + 1,
+    )
 
-    def body(c: _EpisodeCarry) -> _EpisodeCarry:
-        key, act_key, step_key = jax.random.split(c.key, 3)
-        action = _select_action(ctx, state, c.obs, act_key, deterministic)
-        step = ctx.adapter.step(step_key, c.env_state, action)
-        done = step.terminated | step.truncated
-        return _EpisodeCarry(key, step.state, step.obs, done, c.episode_return + step.reward)
 
-    init = _EpisodeCarry(key, env_state, obs, jnp.asarray(False), jnp.zeros((), jnp.float32))
-    final = jax.lax.while_loop(lambda c: ~c.done, body, init)
-    return final.episode_return
+def play_episodes(ctx: AgentContext, params, obs_stats, key: jax.Array, num_episodes: int,
+                  deterministic: bool) -> tuple[jax.Array, jax.Array]:
+    """(returns float32 [N], lengths int32 [N]) of N = num_episodes whole episodes.
+
+    One agent (`params`, frozen `obs_stats`) plays N fresh envs in parallel, each
+    until termination or truncation, in a `lax.while_loop` bounded by
+    `episode_step_limit` steps (an episode still running there counts as it stands).
+    The shared core of `evaluate` and of evaluation during training.
+    """
+    reset_key, key = jax.random.split(key)
+    obs, env_state = jax.vmap(ctx.adapter.reset)(jax.random.split(reset_key, num_episodes))
+    init = _EpisodesCarry(key, env_state, obs, jnp.zeros(num_episodes, bool),
+                          jnp.zeros(num_episodes, jnp.float32), jnp.zeros(num_episodes, jnp.int32),
+                          jnp.zeros((), jnp.int32))
+    limit = episode_step_limit(ctx)
+    body = functools.partial(_episodes_step, ctx=ctx, params=params, obs_stats=obs_stats,
+                             deterministic=deterministic)
+    final = jax.lax.while_loop(lambda c: ~jnp.all(c.done) & (c.step < limit), body, init)
+    return final.episode_return, final.episode_length
 
 
 def evaluate(
@@ -153,5 +204,70 @@ def evaluate(
     """
     num_episodes = check_positive_int(num_episodes, "num_episodes", "evaluate")
     ctx = agent_context(config, state, env, env_params, "evaluate")
-    keys = jax.random.split(key, num_episodes)
-    return jax.vmap(lambda k: _run_episode(k, ctx=ctx, state=state, deterministic=deterministic))(keys)
+    returns, _ = play_episodes(ctx, state.params, state.obs_stats, key, num_episodes, deterministic)
+    return returns
+
+
+def _best_of(output_or_state: TrainOutput | TrainState) -> TrainState:
+    """The TrainState of a TrainOutput or TrainState; ValueError when it kept no best policy."""
+    state = getattr(output_or_state, "state", output_or_state)
+    if not isinstance(state, TrainState):
+        raise TypeError(f"absolute_metric: expected a TrainOutput or TrainState, got "
+                        f"{type(output_or_state).__name__}")
+    if state.best is None:
+        raise ValueError(
+            "absolute_metric: this state kept no best policy: train with PPOConfig.eval_every > 0 "
+            "(evaluation during training keeps the best-evaluated params in state.best)")
+    return state
+
+
+def best_state(output_or_state: TrainOutput | TrainState) -> TrainState:
+    """The state with its params and observation statistics replaced by the best-evaluated ones
+    (`state.best`), for `make_policy`, `evaluate` or `save`; leading batch axes are kept."""
+    state = _best_of(output_or_state)
+    return state.replace(params=state.best.params, obs_stats=state.best.obs_stats)
+
+
+def absolute_metric(
+    config: PPOConfig,
+    output_or_state: TrainOutput | TrainState,
+    key: jax.Array,
+    num_episodes: int = 1000,
+    deterministic: bool | None = None,
+    env: Environment | None = None,
+    env_params: EnvParams | None = None,
+) -> jax.Array:
+    """Stoix's "absolute metric": the best-evaluated policy of each agent, re-evaluated on many episodes.
+
+    Evaluation during training (`config.eval_every` > 0) keeps in `state.best`
+    the policy (params and frozen observation statistics) with the highest
+    mean `eval_return`; this plays it for `num_episodes` fresh episodes.
+
+    Args:
+      config: the config it was trained with.
+      output_or_state: a `TrainOutput` or `TrainState`, one agent or a
+        population (any leading batch axes, e.g. [num_seeds]).
+      key: agent i of the flattened population uses jax.random.split(key, n)[i].
+      num_episodes: episodes per agent.
+      deterministic: default `config.eval_deterministic`.
+
+    Returns:
+      float32 [*batch, num_episodes] undiscounted returns (`.mean(-1)`: the metric).
+    """
+    num_episodes = check_positive_int(num_episodes, "num_episodes", "absolute_metric")
+    state = best_state(output_or_state)
+    ctx = make_context(config, env, env_params)
+    check_agent_fits(ctx, state, "absolute_metric")
+    deterministic = config.eval_deterministic if deterministic is None else bool(deterministic)
+    batch = tuple(state.update_step.shape)
+    size = math.prod(batch)
+    flat = jax.tree.map(lambda x: jnp.reshape(x, (size,) + x.shape[len(batch):]),
+                        (state.params, state.obs_stats))
+
+    @jax.jit
+    def play(keys, params, obs_stats):
+        one = lambda k, p, s: play_episodes(ctx, p, s, k, num_episodes, deterministic)[0]
+        return jax.vmap(one)(keys, params, obs_stats)
+
+    returns = play(jax.random.split(key, size), *flat)
+    return jnp.reshape(returns, batch + (num_episodes,))

@@ -20,7 +20,12 @@ int, or None for about 200 reports per run; default 1) thins the reports,
 with the last update always reported. `ProgressBar` is the hook the library
 provides: one tqdm bar (text in a terminal, a widget in a notebook where
 ipywidgets is installed) with updates done of total, env steps per second
-over the whole population, and the population's mean return.
+over the whole population, the population's mean return and, with
+evaluation during training (`eval_every`), the latest mean evaluation return.
+
+Loggers (`ppo_jax.loggers`) ride the same callback: the same host call also
+carries one row of metrics per agent, so a progress bar and any number of
+loggers together still cost one host call per reported update.
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ class ProgressReport:
         when no agent completed an episode in this update's rollout).
       min_return, max_return: the lowest and highest agent (NaN when none).
       num_returning: agents that completed at least one episode this update.
+      mean_eval_return: mean over the agents evaluated at this update of their
+        `eval_return` (NaN when no evaluation ran at this update).
+      num_evaluated: agents evaluated at this update (0 without evaluation).
     """
 
     update: int
@@ -62,6 +70,8 @@ class ProgressReport:
     min_return: float
     max_return: float
     num_returning: int
+    mean_eval_return: float = math.nan
+    num_evaluated: int = 0
 
     @property
     def env_steps(self) -> int:
@@ -79,15 +89,19 @@ Progress = bool | ProgressHook | None
 
 # --- device side ---------------------------------------------------------------------
 # A summary is one float32 vector that reduces over any number of vmap levels:
-# [update (max), timesteps (max), return sum, returning agents, return min, return max, agents].
-# One vector rather than seven scalars: each callback argument costs a host transfer.
-_REDUCERS = ("max", "max", "sum", "sum", "min", "max", "sum")
+# [update (max), timesteps (max), return sum, returning agents, return min, return max, agents,
+#  eval return sum, evaluated agents].
+# One vector rather than nine scalars: each callback argument costs a host transfer.
+_REDUCERS = ("max", "max", "sum", "sum", "min", "max", "sum", "sum", "sum")
 SUMMARY_SIZE = len(_REDUCERS)
+_EVALUATED = 8  # index of the evaluated-agents count: an update with an evaluation is always reported
 
 
-def agent_summary(update_step: jax.Array, timesteps: jax.Array, episode_return: jax.Array) -> jax.Array:
+def agent_summary(update_step: jax.Array, timesteps: jax.Array, episode_return: jax.Array,
+                  eval_return: jax.Array = jnp.nan) -> jax.Array:
     """One agent's summary, float32 [SUMMARY_SIZE] (its reductions combine across agents)."""
     finite = jnp.isfinite(episode_return)
+    evaluated = jnp.isfinite(eval_return)
     return jnp.stack([
         jnp.asarray(update_step, jnp.float32),
         jnp.asarray(timesteps, jnp.float32),
@@ -96,6 +110,8 @@ def agent_summary(update_step: jax.Array, timesteps: jax.Array, episode_return: 
         jnp.where(finite, episode_return, jnp.inf).astype(jnp.float32),
         jnp.where(finite, episode_return, -jnp.inf).astype(jnp.float32),
         jnp.ones((), jnp.float32),
+        jnp.where(evaluated, eval_return, 0.0).astype(jnp.float32),
+        evaluated.astype(jnp.float32),
     ])
 
 
@@ -105,11 +121,12 @@ def reduce_summaries(summaries: jax.Array) -> jax.Array:
     return jnp.stack([ops[kind](summaries[:, i], axis=0) for i, kind in enumerate(_REDUCERS)])
 
 
-def _deliver(hook: ProgressHook, total_updates: int, summary) -> None:
-    """Host side of the callback: builds the report, never lets a hook crash training."""
-    update, timesteps, ret_sum, ret_count, ret_min, ret_max, num_agents = np.asarray(summary).tolist()
-    count = int(ret_count)
-    report = ProgressReport(
+def make_report(summary, total_updates: int) -> ProgressReport:
+    """The host-side `ProgressReport` of a reduced summary [SUMMARY_SIZE]."""
+    (update, timesteps, ret_sum, ret_count, ret_min, ret_max, num_agents, eval_sum,
+     eval_count) = np.asarray(summary).tolist()
+    count, evaluated = int(ret_count), int(eval_count)
+    return ProgressReport(
         update=int(update),
         total_updates=total_updates,
         timesteps=int(round(timesteps)),
@@ -118,10 +135,16 @@ def _deliver(hook: ProgressHook, total_updates: int, summary) -> None:
         min_return=ret_min if count else math.nan,
         max_return=ret_max if count else math.nan,
         num_returning=count,
+        mean_eval_return=eval_sum / evaluated if evaluated else math.nan,
+        num_evaluated=evaluated,
     )
+
+
+def _call_safely(hook, *args) -> None:
+    """Calls a host-side hook; a failure warns once and never ends a long run."""
     try:
-        hook(report)
-    except Exception as err:  # a display problem must not end a long run
+        hook(*args)
+    except Exception as err:  # a display or disk problem must not end a long run
         if not getattr(hook, "_ppo_jax_warned", False):
             warnings.warn(f"progress hook {hook!r} failed: {err!r}; training continues",
                           RuntimeWarning, stacklevel=2)
@@ -129,6 +152,25 @@ def _deliver(hook: ProgressHook, total_updates: int, summary) -> None:
                 hook._ppo_jax_warned = True
             except AttributeError:
                 pass
+
+
+def is_due(update: int, every: int, total_updates: int, evaluated: bool) -> bool:
+    """Whether a consumer reporting every `every` updates takes this update (host side)."""
+    return update % every == 0 or update >= total_updates or evaluated
+
+
+def _deliver(hook, sink, total_updates: int, summary, rows) -> None:
+    """Host side of the one callback: the progress hook and the metric sink, each if due."""
+    report = make_report(summary, total_updates)
+    evaluated = report.num_evaluated > 0
+    if hook is not None and is_due(report.update, report_every(hook, total_updates), total_updates,
+                                   evaluated):
+        _call_safely(hook, report)
+    if sink is not None and is_due(report.update, report_every(sink, total_updates), total_updates,
+                                   evaluated):
+        _call_safely(sink, np.asarray(rows))
+        if report.update >= total_updates:  # the run's end: everything visible now
+            _call_safely(sink.flush)
 
 
 AUTO_REPORTS = 200  # `every=None`: about this many reports per run
@@ -144,50 +186,67 @@ def report_every(hook: ProgressHook, total_updates: int) -> int:
     return every
 
 
-def make_emitter(hook: ProgressHook, total_updates: int) -> Callable:
-    """emit(summary [SUMMARY_SIZE]) -> dummy scalar: one host call per reported update.
+def make_emitter(hook: ProgressHook | None, total_updates: int, sink=None) -> Callable:
+    """emit(summary [SUMMARY_SIZE], rows [R] = empty) -> dummy: one host call per reported update.
 
-    Unbatched, it is a `jax.debug.callback` under a `lax.cond` that lets every
-    `report_every(hook, total)`-th update (and the last) through. Under
-    `jax.vmap` its rule reduces the mapped axis and calls itself again with the
-    reduced summary, so nested vmaps reduce level by level, the callback stays
-    single, and the cond's predicate (the update count) is never batched.
+    Unbatched, it is a `jax.debug.callback` under a `lax.cond` that lets
+    through every update due for the progress `hook` or the metric `sink`
+    (each reports every `report_every(., total)` updates, plus the last update
+    and every update with an evaluation). Under `jax.vmap` its rule reduces the
+    summary's mapped axis and stacks the rows (one per agent, for loggers), and
+    calls itself again, so nested vmaps reduce level by level, the callback
+    stays single, and the cond's predicate (the update count) is never batched.
+    The host receives rows of shape [*population, R].
     """
-    callback = functools.partial(_deliver, hook, total_updates)
-    every = report_every(hook, total_updates)
+    callback = functools.partial(_deliver, hook, sink, total_updates)
+    everies = [report_every(c, total_updates) for c in (hook, sink) if c is not None]
 
-    def call(summary):
-        jax.debug.callback(callback, summary)
+    def call(payload):
+        jax.debug.callback(callback, *payload)
 
     @custom_vmap
-    def emit(summary):
-        if every == 1:
-            call(summary)
+    def emit(summary, rows):
+        if everies == [1]:
+            call((summary, rows))
         else:
             update = summary[0]
-            due = (jnp.mod(update, every) == 0) | (update >= total_updates)
-            jax.lax.cond(due, call, lambda _: None, summary)
+            due = (update >= total_updates) | (summary[_EVALUATED] > 0)
+            for every in everies:
+                due = due | (jnp.mod(update, every) == 0)
+            jax.lax.cond(due, call, lambda _: None, (summary, rows))
         return jnp.zeros((), jnp.int32)
 
     @emit.def_vmap
-    def emit_vmap(axis_size, in_batched, summary):
+    def emit_vmap(axis_size, in_batched, summary, rows):
         if in_batched[0]:
             reduced = reduce_summaries(summary)
         else:  # the same summary for every element: sums scale with the axis size
             is_sum = np.array([kind == "sum" for kind in _REDUCERS])
             reduced = jnp.where(is_sum, summary * axis_size, summary)
-        return emit(reduced), False
+        if not in_batched[1]:
+            rows = jnp.broadcast_to(rows, (axis_size,) + rows.shape)
+        return emit(reduced, rows), False
 
-    return emit
+    def emit_rows(summary, rows=None):
+        return emit(summary, jnp.zeros((0,), jnp.float32) if rows is None else rows)
+
+    return emit_rows
 
 
-def with_progress(body: Callable, hook: ProgressHook, total_updates: int) -> Callable:
-    """Wraps an update scan body `(state, x) -> (state, metrics)` to report after each update."""
-    emit = make_emitter(hook, total_updates)
+def with_progress(body: Callable, hook: ProgressHook | None, total_updates: int, sink=None,
+                  agent_rows: Callable | None = None) -> Callable:
+    """Wraps an update scan body `(state, x) -> (state, metrics)` to report after each update.
+
+    `sink` (a bound logger, `ppo_jax.loggers`) receives `agent_rows(state, metrics)`
+    (float32 [R], one agent's row) for the whole population in the same callback.
+    """
+    emit = make_emitter(hook, total_updates, sink)
 
     def body_with_progress(state, x):
         state, metrics = body(state, x)
-        emit(agent_summary(state.update_step, metrics["timesteps"], metrics["episode_return"]))
+        rows = agent_rows(state, metrics) if sink is not None else None
+        emit(agent_summary(state.update_step, metrics["timesteps"], metrics["episode_return"],
+                           metrics.get("eval_return", jnp.nan)), rows)
         return state, metrics
 
     return body_with_progress
@@ -267,6 +326,7 @@ class ProgressBar:
         self.tqdm_kwargs = {"mininterval": 0.25, "dynamic_ncols": True, **tqdm_kwargs}
         self.bar = None
         self.last: ProgressReport | None = None
+        self.last_eval_return = math.nan  # the latest evaluation's mean return (NaN: none yet)
         self._start: tuple[float, int] | None = None  # (time, env steps) at the bar's first report
 
     def __repr__(self) -> str:
@@ -289,6 +349,8 @@ class ProgressBar:
         sps = self.steps_per_second(report)
         ret = "n/a" if math.isnan(report.mean_return) else f"{report.mean_return:.1f}"
         parts = [f"return {ret}"]
+        if not math.isnan(self.last_eval_return):
+            parts.append(f"eval {self.last_eval_return:.1f}")
         if report.num_agents > 1:
             parts.append(f"{report.num_agents} agents")
         if not math.isnan(sps) and sps > 0:
@@ -300,7 +362,10 @@ class ProgressBar:
             self.close()
         if self.bar is None:
             self._open(report)
+            self.last_eval_return = math.nan
         self.last = report
+        if report.num_evaluated:
+            self.last_eval_return = report.mean_eval_return
         if report.update > self.bar.total:  # run past the schedule's end: grow the bar
             self.bar.total = report.update
         step = report.update - self.bar.n

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -30,19 +31,22 @@ def population_sharding(devices: tuple) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec(POPULATION_AXIS))
 
 
-def sharded_population_program(config: PPOConfig, env, env_params, devices: tuple):
+def sharded_population_program(config: PPOConfig, env, env_params, devices: tuple, sink=None):
     """Jitted (key_data [P, k], HParams of [P]) -> metrics dict of [P, num_updates].
 
     `shard_map` gives each device its P / num_devices members; on each, the
     members' `trainer.run` is vmapped (equal to `train`: run(init(key, hp), hp)).
+    `sink` (a bound logger) gets rows labelled with each member's index p.
     """
-    trainer = make_trainer(config, env, env_params)
+    trainer = make_trainer(config, env, env_params, logger=sink)
     run = functools.partial(trainer.run, num_updates=config.num_updates)
 
     def members(key_data: jax.Array, hparams: HParams) -> dict:
         """This device's members: leaves [P / num_devices, ...]."""
         states = jax.vmap(trainer.init)(jax.random.wrap_key_data(key_data), hparams)
-        return jax.vmap(run)(states, hparams)[1]
+        local = key_data.shape[0]
+        member_ids = jax.lax.axis_index(POPULATION_AXIS) * local + jnp.arange(local)
+        return jax.vmap(lambda s, h, i: run(s, h, agent_id=i))(states, hparams, member_ids)[1]
 
     spec = PartitionSpec(POPULATION_AXIS)
     # check_vma=False: members never communicate, and the core's scan carries start
@@ -71,7 +75,7 @@ def population_rows(hparams: list[HParams], key_data: np.ndarray, num_devices: i
 
 
 def run_population(config: PPOConfig, hparams: list[HParams], key_data: np.ndarray,
-                   devices: tuple, env, env_params) -> tuple[dict, bool]:
+                   devices: tuple, env, env_params, sink=None) -> tuple[dict, bool]:
     """Dispatches one static group (configs `hparams` x seeds `key_data` [num_seeds, k]).
 
     Returns (metrics as global arrays [P_padded, num_updates], not yet on the
@@ -83,7 +87,7 @@ def run_population(config: PPOConfig, hparams: list[HParams], key_data: np.ndarr
     key_data = args.pop("key_data")
     args = (key_data, HParams(**args))
     program, compiled_now = compile_population(
-        sharded_population_program, (config, env, env_params, devices), args)
+        sharded_population_program, (config, env, env_params, devices, sink), args)
     return program(*args), compiled_now
 
 

@@ -31,7 +31,8 @@ from ppo_jax.envs import EnvParams, Environment
 from ppo_jax.grids import configure, expand_grid
 from ppo_jax.results import SweepResult
 from ppo_jax.sharding import run_population, to_host
-from ppo_jax.train import seed_keys
+from ppo_jax.loggers import LoggerArg, bind_logger, sweep_agents
+from ppo_jax.train import METRIC_NAMES, seed_keys
 from ppo_jax.validation import check_integer, check_positive_int
 
 
@@ -52,6 +53,7 @@ def sweep(
     devices: Sequence[jax.Device] | None = None,
     env: Environment | None = None,
     env_params: EnvParams | None = None,
+    logger: LoggerArg = None,
 ) -> SweepResult:
     """Trains every configuration of `grid` with `num_seeds` seeds, sharded over `devices`.
 
@@ -68,6 +70,11 @@ def sweep(
       devices: devices to shard the (configuration x seed) population over;
         default `jax.devices()` (every device of every process).
       env, env_params: a gymnax env instance overriding `config.env`, as in `make_train`.
+      logger: a `ppo_jax.loggers.Logger` or a list of them: one curve per
+        (configuration, seed) named `<swept key>=<value>,.../seed<s>`, or with
+        `population="reduce"` one per configuration (mean, min, max over seeds);
+        each with that configuration's hyperparameters. Logged live, through
+        the progress callback (a sweep with a logger compiles once per logger).
 
     Returns:
       `SweepResult`; metrics are float32 [num_configs, num_seeds, num_updates].
@@ -83,14 +90,19 @@ def sweep(
     for i, cfg in enumerate(configs):
         groups.setdefault(dataclasses.replace(cfg, hparams=HParams()), []).append(i)
     key_data = np.asarray(jax.random.key_data(seed_keys(seed, num_seeds)))
+    sinks = {static: bind_logger(logger, static, METRIC_NAMES,
+                                 sweep_agents(configs, settings, indices, num_seeds))
+             for static, indices in groups.items()}  # bad loggers fail before any compile
     outputs, num_compiles = [], 0
     for static, indices in groups.items():  # dispatch every group before waiting on any
         output, compiled_now = run_population(static, [configs[i].hparams for i in indices],
-                                              key_data, devices, env, env_params)
+                                              key_data, devices, env, env_params, sinks[static])
         outputs.append(output)
         num_compiles += compiled_now
     metrics = _gather(outputs, list(groups.values()), len(configs), num_seeds,
                       max(cfg.num_updates for cfg in configs))
+    for sink in filter(None, sinks.values()):  # every callback has run: results are on the host
+        sink.flush()
     return SweepResult(tuple(configs), tuple(settings), metrics, seed, num_compiles)
 
 

@@ -9,6 +9,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.custom_batching import custom_vmap
 
 from ppo_jax.config import HParams, PPOConfig, validate_hparams
 from ppo_jax.context import AgentContext, make_context
@@ -19,9 +20,11 @@ from ppo_jax.networks import ActorCritic, init_params
 from ppo_jax.normalize import init_reward_scaler, init_running_stats, observe
 from ppo_jax.population import compile_population
 from ppo_jax.envs import EnvParams, Environment
+from ppo_jax.evaluate import play_episodes
+from ppo_jax.loggers import LoggerArg, bind_logger, seed_agents
 from ppo_jax.progress import Progress, resolve_progress, with_progress
 from ppo_jax.rollout import EpisodeTally, RolloutCarry, bootstrap_values, collect_rollout
-from ppo_jax.types import Batch, TrainOutput, TrainState, Transition
+from ppo_jax.types import Batch, BestAgent, TrainOutput, TrainState, Transition
 from ppo_jax.update import UpdateSettings, init_optimizer_state, update_policy
 from ppo_jax.validation import check_integer, check_positive_int
 
@@ -29,6 +32,7 @@ METRIC_NAMES = (
     "timesteps", "episode_return", "episode_length", "num_episodes", "policy_loss",
     "value_loss", "entropy", "approx_kl", "kl", "clip_fraction", "explained_variance",
     "grad_norm", "learning_rate", "kl_coef", "kl_after_update", "early_stopped", "diverged",
+    "eval_return", "eval_length",
 )
 
 
@@ -50,7 +54,16 @@ def init_state(ctx: AgentContext, key: jax.Array, hparams: HParams) -> TrainStat
         key=key,
         update_step=jnp.zeros((), jnp.int32),
         kl_coef=jnp.asarray(hparams.kl_coef, jnp.float32),
+        best=init_best(params, init_running_stats((ctx.adapter.spec.obs_dim,)))
+        if config.eval_every else None,
     )
+
+
+def init_best(params, obs_stats) -> BestAgent:
+    """No policy evaluated yet: eval_return -inf, so the first evaluation replaces it."""
+    return BestAgent(params=params, obs_stats=obs_stats,
+                     eval_return=jnp.asarray(-jnp.inf, jnp.float32),
+                     update_step=jnp.zeros((), jnp.int32))
 
 
 def learning_rate_at(config: PPOConfig, hparams: HParams, update_step: jax.Array) -> jax.Array:
@@ -140,6 +153,77 @@ def episode_metrics(episodes: EpisodeTally) -> dict:
     }
 
 
+# --- evaluation during training ------------------------------------------------------
+EVAL_KEY_TAG = 1  # folded into the update's key: evaluation never changes the training keys
+
+
+def eval_key(state_key: jax.Array) -> jax.Array:
+    """The key of the evaluation after the update that starts from `state.key`."""
+    update_key = jax.random.split(state_key, 3)[2]
+    return jax.random.fold_in(update_key, EVAL_KEY_TAG)
+
+
+@custom_vmap
+def any_member(flag: jax.Array) -> jax.Array:
+    """bool [] -> bool []: True if `flag` holds for any member of the (vmapped) population.
+
+    Under `jax.vmap` the result is not batched, so a `lax.cond` on it stays a
+    real branch (a batched predicate would turn the cond into a select that
+    pays for both branches at every update).
+    """
+    return flag
+
+
+@any_member.def_vmap
+def _any_member_vmap(axis_size, in_batched, flag):
+    return any_member(jnp.any(flag, axis=0) if in_batched[0] else flag), False
+
+
+def evaluation(ctx: AgentContext, state: TrainState, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(mean return, mean length), float32 []: `config.eval_episodes` whole episodes of the
+    current policy on fresh env copies, with the state's observation statistics frozen."""
+    config = ctx.config
+    returns, lengths = play_episodes(ctx, state.params, state.obs_stats, key, config.eval_episodes,
+                                     config.eval_deterministic)
+    return returns.mean(), lengths.astype(jnp.float32).mean()
+
+
+def evaluate_if_due(ctx: AgentContext, state: TrainState, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(eval_return, eval_length) after every `eval_every`-th update, NaN at the others.
+
+    The evaluation runs under a `lax.cond` whose predicate is true when any
+    member of the population is due, so updates without one skip it.
+    """
+    due = jnp.mod(state.update_step, ctx.config.eval_every) == 0
+    nan = jnp.full((), jnp.nan, jnp.float32)
+    ret, length = jax.lax.cond(any_member(due), lambda: evaluation(ctx, state, key),
+                               lambda: (nan, nan))
+    return jnp.where(due, ret, nan), jnp.where(due, length, nan)
+
+
+def track_best(best: BestAgent, state: TrainState, eval_return: jax.Array) -> BestAgent:
+    """`best`, replaced by the state's policy where its evaluation beat it (NaN never does)."""
+    better = eval_return > best.eval_return
+    pick = lambda new, old: jnp.where(better, new, old)
+    return BestAgent(
+        params=jax.tree.map(pick, state.params, best.params),
+        obs_stats=jax.tree.map(pick, state.obs_stats, best.obs_stats),
+        eval_return=pick(eval_return, best.eval_return),
+        update_step=pick(state.update_step, best.update_step),
+    )
+
+
+def with_evaluation(ctx: AgentContext, state_key: jax.Array, state: TrainState, metrics: dict):
+    """Adds eval_return / eval_length to an update's metrics (and the best policy to the state)."""
+    if not ctx.config.eval_every:
+        nan = jnp.full((), jnp.nan, jnp.float32)
+        return state, {**metrics, "eval_return": nan, "eval_length": nan}
+    eval_return, eval_length = evaluate_if_due(ctx, state, eval_key(state_key))
+    best = state.best if state.best is not None else init_best(state.params, state.obs_stats)
+    state = state.replace(best=track_best(best, state, eval_return))
+    return state, {**metrics, "eval_return": eval_return, "eval_length": eval_length}
+
+
 def ppo_iteration(state: TrainState, _, *, ctx: AgentContext, hparams: HParams):
     """One PPO iteration: rollout, GAE, update epochs, metrics. Scan body over updates."""
     config, network = ctx.config, ctx.network
@@ -207,16 +291,17 @@ def ppo_iteration(state: TrainState, _, *, ctx: AgentContext, hparams: HParams):
         update_step=state.update_step + 1,
         kl_coef=kl_coef,
     )
-    return new_state, metrics
+    return with_evaluation(ctx, state.key, new_state, metrics)
 
 
 class Trainer(NamedTuple):
     """Pure pieces of training in chunks.
 
     init(key, hparams) -> TrainState
-    run(state, hparams, num_updates) -> (TrainState, metrics: dict of [num_updates])
+    run(state, hparams, num_updates, agent_id=None) -> (TrainState, metrics: dict of [num_updates])
 
-    `run` is already jitted, with `num_updates` static: call it directly (one
+    `agent_id` (int32 [], optional) labels the agent's rows for a logger (default:
+    its position in the vmapped population). `run` is already jitted, with `num_updates` static: call it directly (one
     compile per distinct count), or inside your own jit/vmap with the count a
     Python int (`jax.jit(trainer.run, static_argnums=2)`).
     """
@@ -225,12 +310,24 @@ class Trainer(NamedTuple):
     run: Callable[..., tuple[TrainState, dict[str, jax.Array]]]
 
 
-def run_updates(state: TrainState, hparams: HParams, num_updates: int, *, ctx: AgentContext,
-                hook) -> tuple[TrainState, dict]:
+def agent_row(state: TrainState, metrics: dict, agent_id: jax.Array | None) -> jax.Array:
+    """One agent's row for loggers, float32 [2 + len(METRIC_NAMES)]:
+    [agent id (-1: its position in the population), update, *metrics in METRIC_NAMES order]."""
+    ident = jnp.asarray(-1.0 if agent_id is None else agent_id, jnp.float32)
+    values = [metrics[name] for name in METRIC_NAMES]
+    return jnp.stack([ident, state.update_step.astype(jnp.float32)]
+                     + [jnp.asarray(v, jnp.float32) for v in values])
+
+
+def run_updates(state: TrainState, hparams: HParams, num_updates: int, agent_id=None, *,
+                ctx: AgentContext, hook, sink) -> tuple[TrainState, dict]:
     """`num_updates` PPO iterations in one scan: the jitted core of `Trainer.run`."""
+    if ctx.config.eval_every and state.best is None:  # a state from a run without evaluation
+        state = state.replace(best=init_best(state.params, state.obs_stats))
     body = functools.partial(ppo_iteration, ctx=ctx, hparams=hparams)
-    if hook is not None:
-        body = with_progress(body, hook, ctx.config.num_updates)
+    if hook is not None or sink is not None:
+        body = with_progress(body, hook, ctx.config.num_updates, sink,
+                             functools.partial(agent_row, agent_id=agent_id))
     return jax.lax.scan(body, state, None, length=num_updates)
 
 
@@ -276,7 +373,7 @@ def _past_schedule_message(config: PPOConfig, done: int, num_updates: int) -> st
 
 
 def make_trainer(config: PPOConfig, env: Environment | None = None, env_params: EnvParams | None = None,
-                 progress: Progress = None) -> Trainer:
+                 progress: Progress = None, logger: LoggerArg = None) -> Trainer:
     """`Trainer` for `config`; `env` (a gymnax Environment) overrides `config.env`.
 
     Running N updates and then M more equals running N + M at once: the
@@ -289,9 +386,15 @@ def make_trainer(config: PPOConfig, env: Environment | None = None, env_params: 
     `progress`: None/False (off, no callback compiled), True (a tqdm bar) or a
     hook taking a `ppo_jax.ProgressReport`, called once per update for the
     whole vmapped population (see `ppo_jax.progress`).
+    `logger`: None, a `ppo_jax.loggers.Logger` (or a list of them) or one
+    already bound to named agents (`bind_logger`); it receives every agent's
+    metrics through the progress bar's callback (one host call per reported
+    update). `run(..., agent_id=i)` labels agent i's rows (default: the
+    agent's position in the vmapped population).
     """
     ctx = make_context(config, env, env_params)
-    scan = jax.jit(functools.partial(run_updates, ctx=ctx, hook=resolve_progress(progress)),
+    sink = bind_logger(logger, config, METRIC_NAMES)
+    scan = jax.jit(functools.partial(run_updates, ctx=ctx, hook=resolve_progress(progress), sink=sink),
                    static_argnames="num_updates")
 
     def init(key: jax.Array, hparams: HParams | None = None) -> TrainState:
@@ -299,7 +402,8 @@ def make_trainer(config: PPOConfig, env: Environment | None = None, env_params: 
         validate_hparams(hparams)
         return init_state(ctx, key, hparams)
 
-    def run(state: TrainState, hparams: HParams | None = None, num_updates: int | None = None):
+    def run(state: TrainState, hparams: HParams | None = None, num_updates: int | None = None,
+            agent_id: jax.Array | None = None):
         hparams = config.hparams if hparams is None else hparams
         validate_hparams(hparams)
         num_updates = check_num_updates(config.num_updates if num_updates is None else num_updates,
@@ -307,14 +411,16 @@ def make_trainer(config: PPOConfig, env: Environment | None = None, env_params: 
         check_schedule(state, num_updates, config)
         # The state records the env it is trained on (a static field).
         state = state.replace(env_name=ctx.adapter.env_name, custom_env=ctx.adapter.custom)
-        return scan(state, hparams, num_updates=num_updates)
+        return scan(state, hparams, num_updates=num_updates, agent_id=agent_id)
 
     return Trainer(init, run)
 
 
 def make_train(config: PPOConfig, env: Environment | None = None, env_params: EnvParams | None = None,
-               progress: Progress = None) -> Callable[..., TrainOutput]:
+               progress: Progress = None, logger: LoggerArg = None) -> Callable[..., TrainOutput]:
     """train(key, hparams=config.hparams) -> TrainOutput, pure and jit/vmap-able.
+
+    `progress` and `logger` as in `make_trainer`.
 
     Example (a tiny budget: 4 updates of 4 envs x 128 steps):
       >>> import jax, ppo_jax
@@ -324,7 +430,7 @@ def make_train(config: PPOConfig, env: Environment | None = None, env_params: En
       >>> out.metrics["episode_return"].shape   # [num_updates]
       (4,)
     """
-    trainer = make_trainer(config, env, env_params, progress)
+    trainer = make_trainer(config, env, env_params, progress, logger)
 
     def train(key: jax.Array, hparams: HParams | None = None) -> TrainOutput:
         hparams = config.hparams if hparams is None else hparams
@@ -339,9 +445,9 @@ def seed_keys(seed: int, num_seeds: int) -> jax.Array:
     return jax.random.split(jax.random.key(seed), num_seeds)
 
 
-def _population_train(config: PPOConfig, env, env_params, progress) -> Callable:
+def _population_train(config: PPOConfig, env, env_params, progress, sink=None) -> Callable:
     """jit(vmap(train)) over seeds (keys [P]), one HParams for all."""
-    return jax.jit(jax.vmap(make_train(config, env, env_params, progress), in_axes=(0, None)))
+    return jax.jit(jax.vmap(make_train(config, env, env_params, progress, sink), in_axes=(0, None)))
 
 
 def train_seeds(
@@ -352,8 +458,14 @@ def train_seeds(
     env: Environment | None = None,
     env_params: EnvParams | None = None,
     progress: Progress = None,
+    logger: LoggerArg = None,
 ) -> TrainOutput:
     """Trains `num_seeds` agents vmapped in one compile; leaves get a leading [num_seeds] axis.
+
+    `logger` (a `ppo_jax.loggers.Logger` or a list of them) gets one curve per
+    seed, named `seed0`, `seed1`, ..., with the run's hyperparameters; loggers
+    with `population="reduce"` get one curve of the mean, min and max over seeds.
+    A call with a logger compiles once per logger (the callback is part of the program).
 
     Calling it again with the same static config (any hparams) does not recompile.
     Seed i gets the key `jax.random.split(jax.random.key(seed), num_seeds)[i]`.
@@ -376,6 +488,12 @@ def train_seeds(
     hparams = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), hparams)
     static_config = dataclasses.replace(config, hparams=HParams())
     keys = seed_keys(seed, num_seeds)
+    run_config = dataclasses.replace(config, hparams=hparams)  # the hparams that really ran
+    sink = bind_logger(logger, run_config, METRIC_NAMES, agents=seed_agents(run_config, num_seeds))
     program, _ = compile_population(
-        _population_train, (static_config, env, env_params, progress), (keys, hparams))
-    return program(keys, hparams)
+        _population_train, (static_config, env, env_params, progress, sink), (keys, hparams))
+    out = program(keys, hparams)
+    if sink is not None:
+        jax.block_until_ready(out)
+        sink.flush()
+    return out

@@ -58,6 +58,22 @@ class Batch:
 
 
 @struct.dataclass
+class BestAgent:
+    """The best-evaluated policy so far (evaluation during training, `eval_every` > 0).
+
+    params, obs_stats: that policy's network params and frozen observation
+      statistics. eval_return: float32 [] its mean evaluation return (-inf
+      before the first evaluation). update_step: int32 [] the update after
+      which it was evaluated (0 before the first evaluation).
+    """
+
+    params: Any
+    obs_stats: RunningMeanStd
+    eval_return: jax.Array
+    update_step: jax.Array
+
+
+@struct.dataclass
 class TrainState:
     """Everything needed to continue training or to deploy one agent.
 
@@ -70,6 +86,8 @@ class TrainState:
       or last trained on: its gymnax id, or the class name of a user-supplied
       env instance (`custom_env` True); env_name None when unknown (a state
       built by hand). `make_policy`, `evaluate` and `save` check them.
+    best: `BestAgent` when the config evaluates during training (`eval_every`
+      > 0), else None; `ppo_jax.absolute_metric` re-evaluates it.
     """
 
     params: Any
@@ -81,6 +99,7 @@ class TrainState:
     key: jax.Array
     update_step: jax.Array
     kl_coef: jax.Array
+    best: BestAgent | None = None
     env_name: str | None = struct.field(pytree_node=False, default=None)
     custom_env: bool = struct.field(pytree_node=False, default=False)
 

@@ -5,6 +5,7 @@
     python scripts/sweep.py --env Acrobot-v1 --random learning_rate=1e-4:1e-2:log \
         --random ent_coef=0:0.02 --num-configs 16 --num-seeds 8 --out runs/acrobot_search
     python scripts/sweep.py --set total_timesteps=100000 --set num_envs=8 --grid hidden_sizes=64x64,32x32 ...
+    python scripts/sweep.py --grid learning_rate=1e-4,1e-3 --set eval_every=10 --track tensorboard jsonl
 
 The base config is `ppo_jax.preset(env)` with the --set overrides. --grid takes
 comma-separated values (repeat the flag for a Cartesian product); --random takes
@@ -118,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-seeds", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("runs/sweep"), help="output folder")
+    p.add_argument("--track", action="extend", nargs="+", default=[], metavar="TRACKER",
+                   help="log live curves, one per configuration and seed, named after the swept "
+                        "values: tensorboard (OUT/tensorboard/), wandb (OUT/wandb/), jsonl "
+                        "(OUT/metrics.jsonl); several allowed, flag repeatable")
+    p.add_argument("--run-name", help="the sweep's name in the trackers (default: --out's name)")
+    p.add_argument("--track-population", choices=("agents", "reduce"), default="agents",
+                   help="agents: a curve per (configuration, seed); reduce: per configuration, "
+                        "mean/min/max over seeds")
     p.add_argument("--distributed", action="store_true",
                    help="call jax.distributed.initialize() first (multi-host; see README)")
     p.add_argument("--coordinator-address", help="host:port of process 0 (--distributed)")
@@ -192,12 +201,24 @@ def main(argv: list[str] | None = None):
         jax.distributed.initialize(args.coordinator_address, args.num_processes, args.process_id)
     import ppo_jax
 
+    loggers = []
     try:
+        if args.track and args.distributed:
+            raise ValueError("--track is not supported with --distributed yet (each process "
+                             "would write the same files)")
         base = ppo_jax.preset(args.env, **dict(parse_set(text) for text in args.set))
         grid = parse_grid(args)
-        result = ppo_jax.sweep(base, grid, num_seeds=args.num_seeds, seed=args.seed)
-    except ValueError as err:
-        parser.error(str(err))
+        if args.track:
+            loggers = ppo_jax.make_logger(args.track, args.out, args.run_name or args.out.name,
+                                          population=args.track_population)
+        result = ppo_jax.sweep(base, grid, num_seeds=args.num_seeds, seed=args.seed,
+                               logger=loggers or None)
+    except (ValueError, ImportError) as err:
+        parser.error(f"--track: {err}" if isinstance(err, ImportError) or "tracker" in str(err)
+                     else str(err))
+    finally:
+        for logger in loggers:
+            logger.close()
     if jax.process_index() == 0:
         print(f"{result.num_configs} configurations x {result.num_seeds} seeds on "
               f"{len(jax.devices())} device(s), {result.num_compiles} compile(s)")

@@ -5,6 +5,7 @@
     python scripts/train.py --resume runs/cartpole            # continue from the checkpoint
     python scripts/train.py --resume runs/cartpole --total-timesteps 1000000   # extend the run
     python scripts/train.py --env Acrobot-v1 --help           # every flag, with Acrobot's defaults
+    python scripts/train.py --eval-every 10 --track tensorboard jsonl --run-name cp  # live curves
 
 Every `PPOConfig` and `HParams` field is a flag. Defaults are the env's
 preset (`ppo_jax.preset(env)`), or the plain `PPOConfig` defaults with
@@ -17,6 +18,7 @@ Writes to the output folder:
   metrics.npz          raw arrays, one per metric: float32 [num_seeds, updates]
   checkpoint/          the population's TrainState and config (ppo_jax.load reads it)
   learning_curve.png   return vs env steps (mean over seeds, 95% band) + diagnostics
+  tensorboard/, wandb/, metrics.jsonl   with --track: live curves, one per seed
 
 An output folder that exists and is not empty is refused (exit code 2, nothing
 touched) unless --resume continues the run in it or --overwrite replaces it.
@@ -54,14 +56,15 @@ from ppo_jax.config import (  # noqa: E402
 )
 from ppo_jax.results import tidy_metrics  # noqa: E402
 from ppo_jax.statistics import final_return, final_window  # noqa: E402
+from ppo_jax.loggers import seed_agents  # noqa: E402
+from ppo_jax.train import METRIC_NAMES, seed_keys  # noqa: E402
 from ppo_jax.types import describe_divergence  # noqa: E402
-from ppo_jax.train import seed_keys  # noqa: E402
 from plot import plot_runs  # noqa: E402
 
 CHECKPOINT_DIR = "checkpoint"
 # Everything a run writes into its output folder (--overwrite removes exactly these).
 RUN_FILES = ("config.json", "run.json", "metrics.csv", "metrics.npz", "learning_curve.png",
-             CHECKPOINT_DIR)
+             CHECKPOINT_DIR, "metrics.jsonl", "tensorboard", "wandb")
 TEMPORARY_FILE = re.compile(r"^(config\.json|run\.json|metrics\.csv|metrics\.npz)\.tmp-\d+$")
 
 
@@ -102,6 +105,12 @@ def build_args_class(defaults: ppo_jax.PPOConfig, preset_note: str, num_seeds: i
                                "checkpoint is saved; continue with --resume)", metavar="N",
                                help_behavior_hint="(default: run to total_timesteps)")),
         ("progress", *_flag(bool, True, "live progress bar (updates, env steps/s, mean return)")),
+        ("track", *_flag(tuple[str, ...], (), "log live metrics, one curve per seed, to trackers: "
+                         "tensorboard (DIR/tensorboard/), wandb (DIR/wandb/; WANDB_MODE=offline for "
+                         "no network), jsonl (DIR/metrics.jsonl); several allowed",
+                         metavar="{tensorboard,wandb,jsonl}")),
+        ("run_name", *_flag(Optional[str], None, "the run's name in the trackers", metavar="NAME",
+                            help_behavior_hint="(default: the output folder's name)")),
         ("preset", *_flag(bool, True, "start from ppo_jax.preset(env); --no-preset: plain "
                           "PPOConfig defaults")),
         ("plot", *_flag(bool, True, "write learning_curve.png")),
@@ -218,9 +227,9 @@ _BAR = ppo_jax.ProgressBar(desc="training")
 
 
 @functools.lru_cache(maxsize=8)
-def compiled_population(static_config: ppo_jax.PPOConfig, progress: bool):
-    """(init, run) jitted and vmapped over seeds; cached per static config."""
-    trainer = ppo_jax.make_trainer(static_config, progress=_BAR if progress else None)
+def compiled_population(static_config: ppo_jax.PPOConfig, progress: bool, sink=None):
+    """(init, run) jitted and vmapped over seeds; cached per static config (and logger)."""
+    trainer = ppo_jax.make_trainer(static_config, progress=_BAR if progress else None, logger=sink)
     init = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))
     run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None, None)), static_argnums=2)
     return init, run
@@ -333,10 +342,27 @@ def summarize(metrics: dict[str, np.ndarray]) -> str:
     return line
 
 
+def make_loggers(args, out: str):
+    """The --track loggers (empty without --track); usage error for an unknown tracker or a
+    missing package, before anything is compiled or written."""
+    if not args.track:
+        return []
+    try:
+        return ppo_jax.make_logger(args.track, out, args.run_name or os.path.basename(
+            os.path.normpath(out)))
+    except (ValueError, ImportError) as err:
+        usage_error(f"--track: {err}")
+
+
 def train(args, argv: list[str] | None = None) -> str:
     """Runs (or resumes) the population described by args; returns the output folder."""
     if args.resume is not None and args.overwrite:
         usage_error("--overwrite replaces a run and --resume continues one: give one of them")
+    if args.track:  # bad tracker names fail before any file is touched
+        unknown = [name for name in args.track if name not in ppo_jax.loggers.TRACKERS]
+        if unknown:
+            usage_error(f"--track: unknown tracker {unknown[0]!r}; valid trackers: "
+                        f"{', '.join(ppo_jax.loggers.TRACKERS)}")
     if args.resume is not None:
         run = read_run(args.resume)
         _check_resume_flags(args, run["config"], run["run"])
@@ -355,10 +381,14 @@ def train(args, argv: list[str] | None = None) -> str:
         if num_seeds <= 0:
             raise SystemExit(f"error: --num-seeds must be positive, got {num_seeds}")
         prepare_output_folder(out, args.overwrite)
+    loggers = make_loggers(args, out)
+    sink = ppo_jax.loggers.bind_logger(loggers or None, config, METRIC_NAMES,
+                                       seed_agents(config, num_seeds))
     os.makedirs(out, exist_ok=True)
     write_json(os.path.join(out, "config.json"), config.to_dict())
 
-    init, run_chunk = compiled_population(dataclasses.replace(config, hparams=HParams()), args.progress)
+    init, run_chunk = compiled_population(dataclasses.replace(config, hparams=HParams()), args.progress,
+                                          sink)
     hparams = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), config.hparams)
     if state is None:
         state = init(seed_keys(seed, num_seeds), hparams)
@@ -384,6 +414,8 @@ def train(args, argv: list[str] | None = None) -> str:
                 save_progress(out, config, state, metrics, run_info())
     finally:
         _BAR.close()
+        for logger in loggers:
+            logger.close()
     if metrics is None:  # only when --max-updates 0 on a fresh run
         raise SystemExit(f"error: {out}: no updates to run")
     save_progress(out, config, state, metrics, run_info())

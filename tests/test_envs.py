@@ -27,9 +27,11 @@ NUM_UPDATES = 2
 
 # metrics that exist whether or not an episode ended during the update
 # episode_* are NaN for updates in which no episode ended; kl_after_update is
-# computed for the adaptive-KL objective only (NaN otherwise).
+# computed for the adaptive-KL objective only (NaN otherwise); eval_* are NaN
+# without evaluation during training (eval_every = 0, as here).
 ALWAYS_FINITE = tuple(n for n in METRIC_NAMES
-                      if n not in ("episode_return", "episode_length", "kl_after_update"))
+                      if n not in ("episode_return", "episode_length", "kl_after_update",
+                                   "eval_return", "eval_length"))
 
 
 def test_available_envs_are_the_gymnax_registry_less_mnist_bandit():
@@ -63,6 +65,8 @@ def test_env_trains_two_updates(env_id, make_tiny_config, fast_jit):
     steps = config.batch_size * np.arange(1, NUM_UPDATES + 1)
     np.testing.assert_array_equal(metrics["timesteps"], steps)
 
+    for name in ("eval_return", "eval_length"):
+        assert np.all(np.isnan(metrics[name])), name
     # episode means are finite exactly when an episode ended in that update
     ended = metrics["num_episodes"] > 0
     for name in ("episode_return", "episode_length"):

@@ -64,6 +64,7 @@ class BraxEnv:
         self.env = envs.get_environment(name, backend=backend)
         self.episode_length = int(episode_length)
         self.action_repeat = int(action_repeat)
+        self.max_episode_steps = -(-self.episode_length // self.action_repeat)  # agent steps
         low, high = np.asarray(self.env.sys.actuator.ctrl_range, np.float32).T
         self.spec = EnvSpec.box_actions((self.env.observation_size,), low, high)
 

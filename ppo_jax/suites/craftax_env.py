@@ -46,6 +46,7 @@ class CraftaxEnv:
         if max_timesteps is not None:
             params = params.replace(max_timesteps=int(max_timesteps))
         self.params = params
+        self.max_episode_steps = int(params.max_timesteps)
         self._no_limit = params.replace(max_timesteps=NO_TIME_LIMIT)
         shape = tuple(self.env.observation_space(params).shape)
         self.spec = EnvSpec.discrete_actions(shape, int(self.env.action_space(params).n))

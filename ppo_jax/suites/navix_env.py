@@ -44,6 +44,7 @@ class NavixEnv:
 
         self.name = name
         self.env = nx.make(name, **({} if max_steps is None else {"max_steps": int(max_steps)}))
+        self.max_episode_steps = int(self.env.max_steps)
         space = self.env.action_space
         num_actions = int(np.asarray(space.maximum)) - int(np.asarray(space.minimum)) + 1
         self.spec = EnvSpec.discrete_actions(tuple(self.env.observation_space.shape), num_actions)

@@ -8,6 +8,8 @@ hyperparameters.
 from ppo_jax.checkpoint import CheckpointError, checkpoint_info, load, save
 from ppo_jax.config import HParams, PPOConfig, available_envs, preset
 from ppo_jax.evaluate import evaluate, make_policy, make_value_fn
+from ppo_jax.pbt_result import PBTResult
+from ppo_jax.pbt_train import pbt
 from ppo_jax.progress import ProgressBar, ProgressReport
 from ppo_jax.results import SweepResult
 from ppo_jax.search_space import random_search
@@ -18,6 +20,7 @@ from ppo_jax.types import TrainOutput, TrainState
 __all__ = [
     "CheckpointError",
     "HParams",
+    "PBTResult",
     "PPOConfig",
     "ProgressBar",
     "ProgressReport",
@@ -33,6 +36,7 @@ __all__ = [
     "make_train",
     "make_trainer",
     "make_value_fn",
+    "pbt",
     "preset",
     "random_search",
     "save",

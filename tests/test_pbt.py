@@ -430,3 +430,57 @@ def test_bad_input_raises_before_compiling(changes, match):
     with CompileCounter() as compiles, pytest.raises(ValueError, match=match):
         ppo_jax.pbt(CONFIG, space, **kwargs)
     assert compiles.count == 0
+
+
+# --------------------------------------------------------------------- CLI ---
+CLI_SET = ["--set", "total_timesteps=96", "--set", "num_envs=2", "--set", "num_steps=16",
+           "--set", "num_minibatches=2", "--set", "update_epochs=1", "--set", "hidden_sizes=8"]
+CLI_RUN = [*CLI_SET, "--space", "learning_rate=1e-4:1e-2:log", "--space", "ent_coef=0:0.05",
+           "--population", "4", "--ready-every", "1", "--num-seeds", "2", "--seed", "0",
+           "--truncation", "0.5", "--no-progress"]
+
+
+def test_cli_writes_outputs_refuses_a_used_folder_and_resumes(load_script, result, tmp_path, capsys):
+    """Two generations, then --resume for the third: the same run as the fixture's."""
+    cli = load_script("pbt")
+    out = tmp_path / "run"
+    first = cli.main([*CLI_RUN, "--max-generations", "2", "--out", str(out)])
+    assert first.generations_done == 2 and "continue with" in capsys.readouterr().out
+    assert sorted(os.listdir(out)) == sorted(cli.RUN_FILES)
+    with pytest.raises(SystemExit) as exit_info:  # not empty, no --overwrite: refused, untouched
+        cli.main([*CLI_RUN, "--out", str(out)])
+    assert exit_info.value.code == 2 and "--overwrite" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["--resume", str(out), "--seed", "3"])
+    assert "drop --seed" in capsys.readouterr().err
+    final = cli.main(["--resume", str(out), "--no-progress"])
+    assert final.complete
+    frame = pd.read_csv(out / "pbt.csv")
+    expected = result.to_dataframe()
+    assert list(frame.columns) == list(expected.columns)
+    for column in ("parent", "learning_rate", "fitness", "episode_return", "value_loss"):
+        assert_close(frame[column].to_numpy(), expected[column].to_numpy(), column)
+    best = json.loads((out / "best.json").read_text())
+    assert (best["run"], best["member"]) == (result.best().run, result.best().member)
+    assert len(best["schedule"]["learning_rate"]) == 3
+    assert len(pd.read_csv(out / "lineage.csv")) == 2 * 3 * 4
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(SystemExit):  # --overwrite never deletes files it did not write
+        cli.main([*CLI_RUN, "--out", str(out), "--overwrite"])
+    assert "never deleted" in capsys.readouterr().err and (out / "pbt.csv").exists()
+
+
+def test_cli_rejects_bad_flags_before_training(load_script, tmp_path, capsys):
+    cli = load_script("pbt")
+    for argv, message in [
+        ([*CLI_SET, "--space", "learning_rate=1e-4|1e-3"], "not choices"),
+        ([*CLI_SET, "--space", "num_envs=2:8"], "static PPOConfig field"),
+        ([*CLI_SET], "give at least one --space"),
+        ([*CLI_SET, "--space", "learning_rate=1e-4:1e-2", "--ready-every", "2"], "does not divide"),
+        ([*CLI_SET, "--space", "learning_rate=1e-4:1e-2", "--perturb", "0.8"], "--perturb takes two"),
+    ]:
+        with CompileCounter() as compiles, pytest.raises(SystemExit) as exit_info:
+            cli.main([*argv, "--out", str(tmp_path / "x")])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err, argv
+        assert compiles.count == 0
+    assert not (tmp_path / "x").exists()

@@ -293,12 +293,13 @@ class PBTResult:
         }
 
     @classmethod
-    def load(cls, path: str | os.PathLike, env=None, env_params=None) -> "PBTResult":
+    def load(cls, path: str | os.PathLike, env=None, env_params=None) -> PBTResult:
         """A saved run (`save`), ready to inspect or to pass as `pbt(..., resume=)`.
 
         `env`/`env_params`: the custom env instance, for a run trained on one.
         """
-        from ppo_jax.checkpoint import CheckpointError, load as load_state
+        from ppo_jax.checkpoint import CheckpointError
+        from ppo_jax.checkpoint import load as load_state
         from ppo_jax.pbt_train import PBTState
 
         path = os.fspath(path)

@@ -31,8 +31,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any, Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -42,7 +42,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ppo_jax.config import HPARAM_FIELDS, STATIC_FIELDS, HParams, PPOConfig, validate_hparams
 from ppo_jax.context import AgentContext, make_context
-from ppo_jax.envs import EnvParams, Environment
+from ppo_jax.envs import Environment, EnvParams
 from ppo_jax.exploit import ExploitSettings, Range, exploit_explore, sample_population
 from ppo_jax.pbt_result import PBTResult, check_resume, concat_history
 from ppo_jax.population import compile_population

@@ -183,6 +183,8 @@ def test_no_truncation_keeps_everyone(hand_population):
     assert np.asarray(parents).tolist() == list(range(P))
     for a, b in zip(jax.tree.leaves(new_hp), jax.tree.leaves(hparams)):
         np.testing.assert_array_equal(a, b)
+    for a, b in zip(_leaves(new_members.params, slice(None)), _leaves(members.params, slice(None))):
+        np.testing.assert_array_equal(a, b)
 
 
 # ---------------------------------------------------------- the whole run ---

@@ -11,7 +11,7 @@ import pytest
 import ppo_jax
 from ppo_jax.statistics import final_return
 
-POOR = (1e-5, 3e-5)  # too small to learn CartPole in this budget (see README, "PBT")
+POOR = (1e-5, 3e-5)  # too small to learn CartPole in this budget (see README, "Population-based training")
 
 
 @pytest.mark.slow

@@ -10,6 +10,8 @@ from ppo_jax.config import HParams, PPOConfig, available_envs, preset
 from ppo_jax import loggers
 from ppo_jax.evaluate import absolute_metric, best_state, evaluate, make_policy, make_value_fn
 from ppo_jax.loggers import JsonlLogger, TensorBoardLogger, WandbLogger, make_logger
+from ppo_jax.pbt_result import PBTResult
+from ppo_jax.pbt_train import pbt
 from ppo_jax.progress import ProgressBar, ProgressReport
 from ppo_jax.results import SweepResult
 from ppo_jax.search_space import random_search
@@ -21,6 +23,7 @@ __all__ = [
     "CheckpointError",
     "HParams",
     "JsonlLogger",
+    "PBTResult",
     "PPOConfig",
     "ProgressBar",
     "ProgressReport",
@@ -42,6 +45,7 @@ __all__ = [
     "make_train",
     "make_trainer",
     "make_value_fn",
+    "pbt",
     "preset",
     "random_search",
     "save",

@@ -50,7 +50,7 @@ RUN_FLAGS = ("env", "set", "space", "init", "population", "ready_every", "num_se
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--env", default="CartPole-v1", help="gymnax env id (base: ppo_jax.preset(env))")
+    p.add_argument("--env", default="CartPole-v1", help="env id: gymnax, or brax/<name>, navix/<id>, craftax/<id> (base: ppo_jax.preset(env))")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a base setting (static field or HParams field); repeatable")
     p.add_argument("--space", action="append", default=[], metavar="KEY=LOW:HIGH[:log]",

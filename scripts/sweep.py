@@ -108,7 +108,7 @@ def parse_set(text: str) -> tuple[str, object]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--env", default="CartPole-v1", help="gymnax env id (base: ppo_jax.preset(env))")
+    p.add_argument("--env", default="CartPole-v1", help="env id: gymnax, or brax/<name>, navix/<id>, craftax/<id> (base: ppo_jax.preset(env))")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a base setting (static field or HParams field); repeatable")
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",

@@ -39,7 +39,7 @@ import shutil
 import sys
 import time
 import warnings
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal, Optional, Union
 
 import jax
 import jax.numpy as jnp
@@ -84,7 +84,9 @@ def attribute_docs(cls) -> dict[str, str]:
 
 
 def _flag(tp, default, help_text, **kwargs):
-    return (Annotated[tp, tyro.conf.arg(help=help_text, **kwargs)], dataclasses.field(default=default))
+    field = (dataclasses.field(default_factory=lambda: dict(default)) if isinstance(default, dict)
+             else dataclasses.field(default=default))
+    return (Annotated[tp, tyro.conf.arg(help=help_text, **kwargs)], field)
 
 
 def build_args_class(defaults: ppo_jax.PPOConfig, preset_note: str, num_seeds: int = 16, seed: int = 0):
@@ -116,12 +118,13 @@ def build_args_class(defaults: ppo_jax.PPOConfig, preset_note: str, num_seeds: i
         ("plot", *_flag(bool, True, "write learning_curve.png")),
     ]
     types = {
-        "env": Literal[tuple(ppo_jax.available_envs())],
+        "env": Literal[tuple(ppo_jax.available_envs(suites=True))],
         "hidden_sizes": tuple[int, ...],
         "activation": Literal[ACTIVATIONS],
         "network": Literal[NETWORKS],
         "conv_channels": tuple[int, ...],
         "objective": Literal[OBJECTIVES],
+        "env_options": dict[str, Union[int, str]],  # --env-options episode_length 500 backend mjx
     }
     config_docs = attribute_docs(ppo_jax.PPOConfig)
     config_fields = []
@@ -129,6 +132,8 @@ def build_args_class(defaults: ppo_jax.PPOConfig, preset_note: str, num_seeds: i
         if f.name == "hparams":
             continue
         value = getattr(defaults, f.name)
+        if f.name == "env_options":  # stored as (key, value) pairs; a dict on the command line
+            value = dict(value)
         tp = types.get(f.name, type(value))
         config_fields.append((f.name, *_flag(tp, value, config_docs.get(f.name, "") + preset_note)))
     hp_docs = attribute_docs(HParams)
@@ -158,7 +163,7 @@ def _defaults_for(pre: argparse.Namespace) -> tuple[ppo_jax.PPOConfig, str, dict
             raise SystemExit(f"error: --resume {pre.resume}: {err}") from err
         seeds = {"num_seeds": run["run"]["num_seeds"], "seed": run["run"]["seed"]}
         return run["config"], " [resumed run's value]", seeds
-    if pre.env not in ppo_jax.available_envs():
+    if pre.env not in ppo_jax.available_envs(suites=True):
         return ppo_jax.PPOConfig(), "", {}  # tyro reports the bad --env with the valid ids
     if pre.preset:
         return ppo_jax.preset(pre.env), "", {}

@@ -120,3 +120,22 @@ def train_script():
 @pytest.fixture(scope="module")
 def sweep_script():
     return _load_script("sweep")
+
+
+class CompileCounter:
+    """Counts XLA backend compiles (of anything) while active, from jax's monitoring events."""
+
+    EVENT = "/jax/core/compile/backend_compile_duration"
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, event: str, duration: float, **kwargs) -> None:
+        self.count += event == self.EVENT
+
+    def __enter__(self):
+        jax.monitoring.register_event_duration_secs_listener(self)
+        return self
+
+    def __exit__(self, *exc):
+        jax.monitoring.unregister_event_duration_listener(self)

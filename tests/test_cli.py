@@ -138,3 +138,16 @@ def test_train_names_the_flag_and_the_bad_value(train_script, tmp_path, capsys, 
     code, err = exit_code_and_stderr(train_script.main, argv + ["--out", str(tmp_path / "out")], capsys)
     assert code == 2 and flag in err and value in err
     assert not (tmp_path / "out").exists()
+
+
+def test_train_runs_a_suite_env_with_its_options(train_script, tmp_path):
+    """--env takes <suite>/<name> ids and --env-options KEY VALUE pairs (saved in config.json)."""
+    out = tmp_path / "brax"
+    train_script.main(["--env", "navix/Navix-Empty-5x5-v0", "--env-options", "max_steps", "20",
+                       "--num-envs", "2", "--num-steps", "8", "--num-minibatches", "2",
+                       "--update-epochs", "1", "--total-timesteps", "32", "--num-seeds", "2",
+                       "--out", str(out), "--no-plot", "--no-progress"])
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["env"] == "navix/Navix-Empty-5x5-v0" and saved["env_options"] == {"max_steps": 20}
+    config, state = ppo_jax.load(out / "checkpoint")
+    assert config.env_options == (("max_steps", 20),) and state.env_name == "navix/Navix-Empty-5x5-v0"

@@ -33,6 +33,7 @@ from ppo_jax.pbt_train import mean_return
 from ppo_jax.progress import RecordingHook
 from ppo_jax.statistics import final_return
 from ppo_jax.train import init_state, seed_keys
+from conftest import CompileCounter
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ppo_jax.PPOConfig(
@@ -49,25 +50,6 @@ def counting_fitness(metrics: dict) -> jax.Array:
     """The default fitness, counting how often it is traced."""
     FITNESS_TRACES.append(1)
     return mean_return(metrics)
-
-
-class CompileCounter:
-    """Counts XLA backend compiles (of anything) while active."""
-
-    EVENT = "/jax/core/compile/backend_compile_duration"
-
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, event: str, duration: float, **kwargs) -> None:
-        self.count += event == self.EVENT
-
-    def __enter__(self):
-        jax.monitoring.register_event_duration_secs_listener(self)
-        return self
-
-    def __exit__(self, *exc):
-        jax.monitoring.unregister_event_duration_listener(self)
 
 
 HOOK = RecordingHook()  # one hook object: the same static argument for every run here

@@ -23,6 +23,7 @@ import pytest
 import ppo_jax
 from ppo_jax import SweepResult, grids, population, random_search, statistics, sweep
 from ppo_jax.train import seed_keys
+from conftest import CompileCounter
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ppo_jax.PPOConfig(
     env="CartPole-v1", total_timesteps=96, num_envs=2, num_steps=16, num_minibatches=2,
@@ -37,25 +38,6 @@ def assert_metrics_close(actual: dict, expected: dict, where: str) -> None:
     for name in expected:
         np.testing.assert_allclose(actual[name], expected[name], rtol=1e-5, atol=1e-6,
                                    err_msg=f"{where}: {name}")
-
-
-class CompileCounter:
-    """Counts XLA backend compiles (of anything) while active, from jax's monitoring events."""
-
-    EVENT = "/jax/core/compile/backend_compile_duration"
-
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, event: str, duration: float, **kwargs) -> None:
-        self.count += event == self.EVENT
-
-    def __enter__(self):
-        jax.monitoring.register_event_duration_secs_listener(self)
-        return self
-
-    def __exit__(self, *exc):
-        jax.monitoring.unregister_event_duration_listener(self)
 
 
 @pytest.fixture(scope="module")

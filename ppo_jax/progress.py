@@ -60,6 +60,8 @@ class ProgressReport:
       mean_eval_return: mean over the agents evaluated at this update of their
         `eval_return` (NaN when no evaluation ran at this update).
       num_evaluated: agents evaluated at this update (0 without evaluation).
+      num_diverged: agents whose params or losses are non-finite after this
+        update (their `diverged` metric; 0 for a healthy run).
     """
 
     update: int
@@ -72,6 +74,7 @@ class ProgressReport:
     num_returning: int
     mean_eval_return: float = math.nan
     num_evaluated: int = 0
+    num_diverged: int = 0
 
     @property
     def env_steps(self) -> int:
@@ -90,15 +93,15 @@ Progress = bool | ProgressHook | None
 # --- device side ---------------------------------------------------------------------
 # A summary is one float32 vector that reduces over any number of vmap levels:
 # [update (max), timesteps (max), return sum, returning agents, return min, return max, agents,
-#  eval return sum, evaluated agents].
-# One vector rather than nine scalars: each callback argument costs a host transfer.
-_REDUCERS = ("max", "max", "sum", "sum", "min", "max", "sum", "sum", "sum")
+#  eval return sum, evaluated agents, diverged agents].
+# One vector rather than ten scalars: each callback argument costs a host transfer.
+_REDUCERS = ("max", "max", "sum", "sum", "min", "max", "sum", "sum", "sum", "sum")
 SUMMARY_SIZE = len(_REDUCERS)
 _EVALUATED = 8  # index of the evaluated-agents count: an update with an evaluation is always reported
 
 
 def agent_summary(update_step: jax.Array, timesteps: jax.Array, episode_return: jax.Array,
-                  eval_return: jax.Array = jnp.nan) -> jax.Array:
+                  eval_return: jax.Array = jnp.nan, diverged: jax.Array = 0.0) -> jax.Array:
     """One agent's summary, float32 [SUMMARY_SIZE] (its reductions combine across agents)."""
     finite = jnp.isfinite(episode_return)
     evaluated = jnp.isfinite(eval_return)
@@ -112,6 +115,7 @@ def agent_summary(update_step: jax.Array, timesteps: jax.Array, episode_return: 
         jnp.ones((), jnp.float32),
         jnp.where(evaluated, eval_return, 0.0).astype(jnp.float32),
         evaluated.astype(jnp.float32),
+        jnp.asarray(diverged, jnp.float32),
     ])
 
 
@@ -124,7 +128,7 @@ def reduce_summaries(summaries: jax.Array) -> jax.Array:
 def make_report(summary, total_updates: int) -> ProgressReport:
     """The host-side `ProgressReport` of a reduced summary [SUMMARY_SIZE]."""
     (update, timesteps, ret_sum, ret_count, ret_min, ret_max, num_agents, eval_sum,
-     eval_count) = np.asarray(summary).tolist()
+     eval_count, diverged) = np.asarray(summary).tolist()
     count, evaluated = int(ret_count), int(eval_count)
     return ProgressReport(
         update=int(update),
@@ -137,6 +141,7 @@ def make_report(summary, total_updates: int) -> ProgressReport:
         num_returning=count,
         mean_eval_return=eval_sum / evaluated if evaluated else math.nan,
         num_evaluated=evaluated,
+        num_diverged=int(diverged),
     )
 
 
@@ -246,7 +251,7 @@ def with_progress(body: Callable, hook: ProgressHook | None, total_updates: int,
         state, metrics = body(state, x)
         rows = agent_rows(state, metrics) if sink is not None else None
         emit(agent_summary(state.update_step, metrics["timesteps"], metrics["episode_return"],
-                           metrics.get("eval_return", jnp.nan)), rows)
+                           metrics.get("eval_return", jnp.nan), metrics.get("diverged", 0.0)), rows)
         return state, metrics
 
     return body_with_progress
@@ -327,6 +332,7 @@ class ProgressBar:
         self.bar = None
         self.last: ProgressReport | None = None
         self.last_eval_return = math.nan  # the latest evaluation's mean return (NaN: none yet)
+        self.warned_divergence = False  # the divergence line is printed once per bar
         self._start: tuple[float, int] | None = None  # (time, env steps) at the bar's first report
 
     def __repr__(self) -> str:
@@ -353,6 +359,8 @@ class ProgressBar:
             parts.append(f"eval {self.last_eval_return:.1f}")
         if report.num_agents > 1:
             parts.append(f"{report.num_agents} agents")
+        if report.num_diverged:
+            parts.append(f"DIVERGED {report.num_diverged}")
         if not math.isnan(sps) and sps > 0:
             parts.append(f"{format_count(sps)} steps/s")
         return " | ".join(parts)
@@ -363,9 +371,15 @@ class ProgressBar:
         if self.bar is None:
             self._open(report)
             self.last_eval_return = math.nan
+            self.warned_divergence = False
         self.last = report
         if report.num_evaluated:
             self.last_eval_return = report.mean_eval_return
+        if report.num_diverged and not self.warned_divergence:
+            self.warned_divergence = True
+            self.bar.write(f"{self.desc}: {report.num_diverged} of {report.num_agents} agent(s) "
+                           f"diverged (non-finite params or losses) by update {report.update}; "
+                           "their final return is -inf", file=self.file)
         if report.update > self.bar.total:  # run past the schedule's end: grow the bar
             self.bar.total = report.update
         step = report.update - self.bar.n

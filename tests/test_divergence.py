@@ -186,3 +186,26 @@ def test_train_output_without_the_metric_still_works():
     """Metrics saved before the flag existed (old metrics.npz) have no `diverged`."""
     out = TrainOutput(state=None, metrics={"episode_return": np.array([[1.0, 2.0]])})
     np.testing.assert_array_equal(out.final_return(), [2.0])
+
+
+def test_progress_reports_count_diverged_agents_and_the_bar_says_so(make_tiny_config):
+    """The progress callback carries how many agents diverged; the bar prints one line."""
+    import io
+
+    from ppo_jax.progress import ProgressBar, RecordingHook
+
+    config = make_tiny_config("CartPole-v1", num_updates=UPDATES)
+    hook = RecordingHook()
+    out = ppo_jax.train_seeds(config.replace(learning_rate=ABSURD_LR), num_seeds=2, seed=0, progress=hook)
+    expected = np.asarray(out.metrics["diverged"]).sum(axis=0)  # agents diverged, per update
+    assert [r.num_diverged for r in hook.reports] == expected.astype(int).tolist()
+    assert hook.reports[-1].num_diverged == 2
+
+    text = io.StringIO()
+    ppo_jax.train_seeds(config.replace(learning_rate=ABSURD_LR), num_seeds=2, seed=0,
+                        progress=ProgressBar(file=text))
+    assert text.getvalue().count("diverged (non-finite params or losses)") == 1
+    assert "2 of 2 agent(s) diverged" in text.getvalue() and "DIVERGED 2" in text.getvalue()
+    healthy = io.StringIO()
+    ppo_jax.train_seeds(config, num_seeds=2, seed=0, progress=ProgressBar(file=healthy))
+    assert "diverged" not in healthy.getvalue().lower()

@@ -172,6 +172,7 @@ class _Adapter:
     env_name: str
     custom: bool
     spec: EnvSpec
+    _action_shape: tuple = ()  # the env's own shape of a Box action
 
     @property
     def obs_shape(self) -> tuple:
@@ -202,8 +203,6 @@ class _Adapter:
         low, high = self.spec.action_low, self.spec.action_high
         unit = jnp.clip(action, -1.0, 1.0)
         return jnp.reshape(low + 0.5 * (unit + 1.0) * (high - low), self._action_shape)
-
-    _action_shape: tuple = ()
 
     def _logged(self, state: LogState, env_state, obs, final_obs, reward, terminated,
                 truncated) -> StepResult:

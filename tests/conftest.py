@@ -10,7 +10,9 @@ into a silently green run.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -139,3 +141,15 @@ class CompileCounter:
 
     def __exit__(self, *exc):
         jax.monitoring.unregister_event_duration_listener(self)
+
+
+def run_on_four_cpu_devices(script: str) -> dict:
+    """Runs `script` in a fresh Python with 4 forced CPU devices; its last stdout line, as JSON.
+
+    Device count is fixed when jax starts, so multi-device checks need their own process."""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+           "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])

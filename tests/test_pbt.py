@@ -11,8 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import subprocess
-import sys
 import textwrap
 import warnings
 from pathlib import Path
@@ -33,7 +31,7 @@ from ppo_jax.pbt_train import mean_return
 from ppo_jax.progress import RecordingHook
 from ppo_jax.statistics import final_return
 from ppo_jax.train import init_state, seed_keys
-from conftest import CompileCounter
+from conftest import CompileCounter, run_on_four_cpu_devices
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ppo_jax.PPOConfig(
@@ -309,12 +307,7 @@ def test_four_devices_equal_one(result, tmp_path):
                                               "num_minibatches", "update_epochs", "hidden_sizes")}
     script = _SHARDED_SCRIPT.format(root=str(REPO_ROOT), config=config, space=SPACE, run=RUN,
                                     path=str(tmp_path / "pbt.npz"))
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-           "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    info = run_on_four_cpu_devices(script)
     assert info["devices"] == 4 and info["num_compiles"] == 1
     assert info["shards"] == [[2, 1] + info["shape"][2:]] * 4  # members split, seeds whole
     data = dict(np.load(tmp_path / "pbt.npz"))

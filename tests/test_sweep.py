@@ -8,9 +8,6 @@ train function and the 3 x 2 sweep are module fixtures shared by the tests.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 import threading
 from pathlib import Path
@@ -23,7 +20,7 @@ import pytest
 import ppo_jax
 from ppo_jax import SweepResult, grids, population, random_search, statistics, sweep
 from ppo_jax.train import seed_keys
-from conftest import CompileCounter
+from conftest import CompileCounter, run_on_four_cpu_devices
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ppo_jax.PPOConfig(
     env="CartPole-v1", total_timesteps=96, num_envs=2, num_steps=16, num_minibatches=2,
@@ -183,12 +180,7 @@ def test_sharded_over_four_devices_equals_single_device(tmp_path, single_train):
                                               "num_minibatches", "update_epochs", "hidden_sizes")}
     script = _SHARDED_SCRIPT.format(root=str(REPO_ROOT), config=config, grid=GRID,
                                     path=str(tmp_path / "metrics.npz"))
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-           "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    info = run_on_four_cpu_devices(script)
     assert info["devices"] == 4
     assert info["shape"] == [20, CONFIG.num_updates]
     assert info["shards"] == [[5, CONFIG.num_updates]] * 4

@@ -10,6 +10,7 @@ from ppo_jax.config import HParams, PPOConfig, available_envs, preset
 from ppo_jax import loggers
 from ppo_jax.evaluate import absolute_metric, best_state, evaluate, make_policy, make_value_fn
 from ppo_jax.loggers import JsonlLogger, TensorBoardLogger, WandbLogger, make_logger
+from ppo_jax.networks import register_network
 from ppo_jax.pbt_result import PBTResult
 from ppo_jax.pbt_train import pbt
 from ppo_jax.progress import ProgressBar, ProgressReport
@@ -48,6 +49,7 @@ __all__ = [
     "pbt",
     "preset",
     "random_search",
+    "register_network",
     "save",
     "sweep",
     "train_seeds",

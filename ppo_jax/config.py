@@ -20,11 +20,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ppo_jax.networks import BUILTIN_NETWORKS, is_recurrent_network, network_names
 from ppo_jax.validation import check_bool, check_positive_int, is_integer, is_real
+
+NETWORKS = BUILTIN_NETWORKS  # the built-in names (scripts/train.py offers them)
 
 OBJECTIVES = ("clip", "none", "kl_penalty", "adaptive_kl")
 ACTIVATIONS = ("tanh", "relu", "gelu", "silu", "elu")
-NETWORKS = ("mlp", "cnn")
 
 # Envs that gymnax registers but that cannot be built without a download.
 _NEEDS_DOWNLOAD = ("MNISTBandit-bsuite",)
@@ -177,9 +179,12 @@ def validate_hparams(hparams: HParams) -> None:
 
 
 def available_envs(suites: bool = False) -> list[str]:
-    """The gymnax env ids `PPOConfig.env` accepts; with `suites`, also the
+    """The gymnax env ids `PPOConfig.env` accepts (and ppo_jax's masked variants of
+    them, such as `MaskedCartPole-v1`); with `suites`, also the
     `<suite>/<name>` ids of every installed suite (`ppo_jax.suites`)."""
-    ids = [e for e in gymnax.registered_envs if e not in _NEEDS_DOWNLOAD]
+    from ppo_jax.envs import MASKED_ENVS
+
+    ids = [e for e in gymnax.registered_envs if e not in _NEEDS_DOWNLOAD] + list(MASKED_ENVS)
     if suites:
         from ppo_jax.suites import suite_env_ids
 
@@ -234,8 +239,17 @@ class PPOConfig:
       update_epochs: passes over the rollout per update.
       hidden_sizes: widths of the actor and critic MLPs (separate networks).
       activation: one of "tanh", "relu", "gelu", "silu", "elu".
-      network: "mlp" (default) or "cnn": a convolutional torso before each
-        MLP, for image observations [H, W, C] such as MinAtar's.
+      network: "mlp" (default); "cnn": a convolutional torso before each
+        MLP, for image observations [H, W, C] such as MinAtar's; "gru" or
+        "lstm": recurrent PPO (an MLP encoder of `hidden_sizes`, the cell, and
+        actor and critic heads; `networks.RecurrentActorCritic`); or a name
+        given to `ppo_jax.register_network`.
+      rnn_size: the recurrent state's width ("gru", "lstm").
+      sequence_length: recurrent networks only: the length of the sequences
+        the update backpropagates through (truncated BPTT; each starts from the
+        hidden state stored in the rollout); 0 (default): whole rollouts of
+        num_steps. Minibatches split the num_envs * num_steps / sequence_length
+        sequences, keeping each one's time order.
       conv_channels: output channels of the "cnn" torso's 3x3 convolutions
         (stride 1, no padding), one per layer; ignored by "mlp".
       anneal_lr: decay the learning rate linearly to 0 over num_updates.
@@ -264,6 +278,8 @@ class PPOConfig:
     activation: str = "tanh"
     network: str = "mlp"
     conv_channels: tuple[int, ...] = (16,)
+    rnn_size: int = 128
+    sequence_length: int = 0
     anneal_lr: bool = True
     normalize_observations: bool = False
     normalize_rewards: bool = False
@@ -284,10 +300,12 @@ class PPOConfig:
             check_positive_int(getattr(self, name), name, "PPOConfig")
         for name in ("hidden_sizes", "conv_channels"):
             self._check_sizes(name)
-        if self.network not in NETWORKS:
+        if not isinstance(self.network, str) or self.network not in network_names():
             raise ValueError(
-                f"PPOConfig.network {self.network!r} is not one of {', '.join(NETWORKS)}"
+                f"PPOConfig.network {self.network!r} is not one of {', '.join(network_names())} "
+                "(your own module: ppo_jax.register_network)"
             )
+        check_positive_int(self.rnn_size, "rnn_size", "PPOConfig")
         if self.activation not in ACTIVATIONS:
             raise ValueError(
                 f"PPOConfig.activation {self.activation!r} is not one of {', '.join(ACTIVATIONS)}"
@@ -304,6 +322,7 @@ class PPOConfig:
                 f"PPOConfig: the batch num_envs * num_steps = {self.num_envs} * {self.num_steps}"
                 f" = {self.batch_size} is not divisible by num_minibatches = {self.num_minibatches}"
             )
+        check_sequence_settings(self)
         if self.minibatch_size < 2:
             raise ValueError(
                 f"PPOConfig: a minibatch of {self.minibatch_size} sample (batch {self.batch_size} / "
@@ -333,6 +352,16 @@ class PPOConfig:
     def batch_size(self) -> int:
         """Transitions collected per update: num_envs * num_steps."""
         return self.num_envs * self.num_steps
+
+    @property
+    def recurrent(self) -> bool:
+        """Whether `network` is recurrent (hidden state in the train state, sequence minibatches)."""
+        return is_recurrent_network(self.network)
+
+    @property
+    def bptt_length(self) -> int:
+        """The length of the update's sequences: sequence_length, or num_steps for 0."""
+        return self.sequence_length or self.num_steps
 
     @property
     def minibatch_size(self) -> int:
@@ -377,6 +406,31 @@ class PPOConfig:
             if name in data:
                 data[name] = tuple(data[name])
         return cls(**data, hparams=hp)
+
+
+def check_sequence_settings(config: PPOConfig) -> None:
+    """ValueError naming the field: sequence_length (0 or a divisor of num_steps, and only
+    for recurrent networks) and num_minibatches (a divisor of the number of sequences)."""
+    length = config.sequence_length
+    if not is_integer(length) or length < 0:
+        raise ValueError(f"PPOConfig.sequence_length must be an integer >= 0 (0: whole rollouts "
+                         f"of num_steps), got {length!r}")
+    if not is_recurrent_network(config.network):
+        if length:
+            raise ValueError(f"PPOConfig.sequence_length = {length} applies to recurrent networks "
+                             f"only; network={config.network!r} is feed-forward (use 0)")
+        return
+    length = length or config.num_steps
+    if config.num_steps % length:
+        raise ValueError(f"PPOConfig.sequence_length = {length} does not divide num_steps = "
+                         f"{config.num_steps}; use a divisor, or 0 for whole rollouts")
+    sequences = config.num_envs * (config.num_steps // length)
+    if sequences % config.num_minibatches:
+        raise ValueError(
+            f"PPOConfig.num_minibatches = {config.num_minibatches} does not divide the "
+            f"{sequences} sequences of a recurrent update (num_envs {config.num_envs} x "
+            f"num_steps {config.num_steps} / sequence_length {length}); minibatches hold whole "
+            f"sequences, so use a divisor of {sequences}")
 
 
 def check_eval_settings(config: PPOConfig) -> None:
@@ -488,6 +542,22 @@ _PRESETS: dict[str, tuple[dict, dict]] = {
     ),
 }
 
+
+# Memory tasks: recurrent presets (README "Networks"; scripts/memory_table.py
+# measures them against an MLP at the same budget).
+_PRESETS.update({
+    "MaskedCartPole-v1": (
+        dict(network="gru", hidden_sizes=(128,), activation="relu", rnn_size=128,
+             total_timesteps=999_424, num_envs=8, num_steps=128),
+        dict(learning_rate=5e-4),
+    ),
+    # 1.0 (every episode right) on 4 seeds from about 10k steps; an MLP stays at 0.
+    "MemoryChain-bsuite": (
+        dict(network="gru", hidden_sizes=(64,), rnn_size=64, total_timesteps=102_400, num_envs=8,
+             num_steps=128),
+        dict(learning_rate=1e-3),
+    ),
+})
 
 # Suites beyond gymnax (measured in the README's "Env suites" section).
 _PRESETS.update({

@@ -17,7 +17,7 @@ from flax import struct
 from ppo_jax.config import PPOConfig
 from ppo_jax.context import AgentContext, check_agent_fits, check_finite_agent, make_context
 from ppo_jax.envs import EnvParams, Environment, LogState
-from ppo_jax.networks import ActorCritic, draw_policy_noise, greedy_action, sample_from_noise
+from ppo_jax.networks import draw_policy_noise, greedy_action, is_recurrent, sample_from_noise
 from ppo_jax.normalize import observe
 from ppo_jax.types import TrainOutput, TrainState
 from ppo_jax.validation import check_positive_int
@@ -43,12 +43,34 @@ def select_action(ctx: AgentContext, params, obs_stats, flat_obs: jax.Array, key
     `params` and `obs_stats` are one agent's network params and frozen
     observation statistics; flat_obs float32 [obs_dim] -> action [] or [A].
     """
-    dist_params = ctx.network.apply(params, _network_input(ctx, obs_stats, flat_obs),
-                                    method=ActorCritic.policy)
+    dist_params = ctx.network.apply(params, _network_input(ctx, obs_stats, flat_obs), method="policy")
+    return _action_from(ctx, dist_params, key, deterministic)
+
+
+def _action_from(ctx: AgentContext, dist_params: dict, key: jax.Array, deterministic: bool) -> jax.Array:
+    """One observation's action from its distribution parameters (greedy, or sampled with `key`)."""
     if deterministic:
         return greedy_action(dist_params)
     noise = draw_policy_noise(key, (ctx.adapter.spec.policy_dim,), ctx.adapter.spec.discrete)
     return sample_from_noise(dist_params, noise)
+
+
+def act_on_batch(ctx: AgentContext, params, obs_stats, flat_obs: jax.Array, keys: jax.Array,
+                 deterministic: bool, hidden=None) -> tuple[jax.Array, object]:
+    """Actions for flat_obs [N, D] (row i sampled with keys[i]) and, for a recurrent
+    network, the carry after them (`hidden` leaves [N, ...]: the carry entering this step).
+
+    Returns (actions [N, ...], carry or None).
+    """
+    if hidden is None:
+        act = lambda k, o: select_action(ctx, params, obs_stats, o, k, deterministic)
+        return jax.vmap(act)(keys, flat_obs), None
+    obs = _network_input(ctx, obs_stats, flat_obs)
+    starts = jnp.zeros((1, obs.shape[0]), bool)  # a carry to reset is the caller's initial carry
+    hidden, dist_params, _ = ctx.network.apply(params, hidden, obs[None], starts, method="unroll")
+    dist_params = jax.tree.map(lambda x: x[0], dist_params)
+    action = jax.vmap(lambda k, d: _action_from(ctx, d, k, deterministic))(keys, dist_params)
+    return action, hidden
 
 
 def agent_context(config: PPOConfig, state: TrainState, env, env_params, where: str) -> AgentContext:
@@ -84,10 +106,17 @@ def make_policy(
     Gaussian mean; Box actions are clipped to the action space, as the env
     receives them.
 
+    A recurrent agent (`network="gru"`, "lstm") gets a stateful policy instead,
+    act(key, obs, carry) -> (action, carry): start each episode from
+    `act.initial_carry(batch_shape)` (one carry per observation of a batch) and
+    pass the returned carry to the next step of that episode.
+
     Raises ValueError (before compiling) when `state` is a population, or was
     not trained on this config's env and network (both envs are named).
     """
     ctx = agent_context(config, state, env, env_params, "make_policy")
+    if is_recurrent(ctx.network):
+        return _recurrent_policy(ctx, state, deterministic)
 
     def act_one(key: jax.Array, obs) -> jax.Array:
         action = select_action(ctx, state.params, state.obs_stats, ctx.adapter.flatten_obs(obs), key,
@@ -100,15 +129,56 @@ def make_policy(
     return act
 
 
+def _flat_batch(ctx: AgentContext, obs, where: str) -> tuple[tuple, jax.Array]:
+    """(batch shape, flat observations [N, D]) of one raw observation (N = 1) or a batch."""
+    batch_shape = ctx.adapter.batch_shape(obs, where)
+    size = math.prod(batch_shape)
+    rows = jnp.reshape(obs, (size,) + jnp.shape(obs)[len(batch_shape):])
+    return batch_shape, jax.vmap(ctx.adapter.flatten_obs)(rows)
+
+
+def _recurrent_policy(ctx: AgentContext, state: TrainState, deterministic: bool) -> Callable:
+    """make_policy for a recurrent agent: act(key, obs, carry) -> (action, carry)."""
+
+    def act(key: jax.Array, obs, carry):
+        batch_shape, flat = _flat_batch(ctx, obs, "act")
+        size = flat.shape[0]
+        keys = jax.random.split(key, size) if batch_shape else key[None]
+        hidden = jax.tree.map(lambda h: jnp.reshape(h, (size,) + jnp.shape(h)[len(batch_shape):]), carry)
+        action, hidden = act_on_batch(ctx, state.params, state.obs_stats, flat, keys, deterministic,
+                                      hidden)
+        unflat = lambda x: jnp.reshape(x, batch_shape + x.shape[1:])
+        return ctx.adapter.env_action(unflat(action)), jax.tree.map(unflat, hidden)
+
+    act.initial_carry = ctx.network.initialize_carry
+    return act
+
+
 def make_value_fn(config: PPOConfig, state: TrainState, env: Environment | None = None,
                   env_params: EnvParams | None = None) -> Callable[[jax.Array], jax.Array]:
-    """value(obs) -> V(obs), for one raw gymnax observation ([]) or a batch of them ([B, ...])."""
+    """value(obs) -> V(obs), for one raw gymnax observation ([]) or a batch of them ([B, ...]).
+
+    A recurrent agent's is value(obs, carry) -> V(obs), the carry being the one
+    its policy (`make_policy`) holds entering this observation's step.
+    """
     ctx = agent_context(config, state, env, env_params, "make_value_fn")
+    if is_recurrent(ctx.network):
+
+        def recurrent_value(obs, carry) -> jax.Array:
+            batch_shape, flat = _flat_batch(ctx, obs, "value")
+            hidden = jax.tree.map(lambda h: jnp.reshape(h, (flat.shape[0],) + jnp.shape(h)[len(batch_shape):]),
+                                  carry)
+            obs_in = _network_input(ctx, state.obs_stats, flat)
+            _, _, value = ctx.network.apply(state.params, hidden, obs_in[None],
+                                            jnp.zeros((1, flat.shape[0]), bool), method="unroll")
+            return jnp.reshape(value[0], batch_shape)
+
+        return recurrent_value
 
     def value_one(_, obs) -> jax.Array:
         return ctx.network.apply(state.params,
                                  _network_input(ctx, state.obs_stats, ctx.adapter.flatten_obs(obs)),
-                                 method=ActorCritic.value)
+                                 method="value")
 
     def value(obs) -> jax.Array:
         return _over_batch(value_one, ctx.adapter.batch_shape(obs, "value"), None, obs)
@@ -143,6 +213,7 @@ class _EpisodesCarry:
     episode_return: jax.Array
     episode_length: jax.Array
     step: jax.Array
+    hidden: object = None  # a recurrent network's carry, leaves [N, ...]
 
 
 def _episodes_step(c: _EpisodesCarry, *, ctx: AgentContext, params, obs_stats,
@@ -150,8 +221,8 @@ def _episodes_step(c: _EpisodesCarry, *, ctx: AgentContext, params, obs_stats,
     """One step of every unfinished episode (finished ones keep their totals)."""
     key, act_key, step_key = jax.random.split(c.key, 3)
     n = c.obs.shape[0]
-    act = lambda k, o: select_action(ctx, params, obs_stats, o, k, deterministic)
-    action = jax.vmap(act)(jax.random.split(act_key, n), c.obs)
+    action, hidden = act_on_batch(ctx, params, obs_stats, c.obs, jax.random.split(act_key, n),
+                                  deterministic, c.hidden)
     step = jax.vmap(ctx.adapter.step)(jax.random.split(step_key, n), c.env_state, action)
     live = ~c.done
     return _EpisodesCarry(
@@ -162,6 +233,7 @@ def _episodes_step(c: _EpisodesCarry, *, ctx: AgentContext, params, obs_stats,
         episode_return=c.episode_return + jnp.where(live, step.reward, 0.0),
         episode_length=c.episode_length + live.astype(jnp.int32),
         step=c.step + 1,
+        hidden=hidden,
     )
 
 
@@ -178,7 +250,8 @@ def play_episodes(ctx: AgentContext, params, obs_stats, key: jax.Array, num_epis
     obs, env_state = jax.vmap(ctx.adapter.reset)(jax.random.split(reset_key, num_episodes))
     init = _EpisodesCarry(key, env_state, obs, jnp.zeros(num_episodes, bool),
                           jnp.zeros(num_episodes, jnp.float32), jnp.zeros(num_episodes, jnp.int32),
-                          jnp.zeros((), jnp.int32))
+                          jnp.zeros((), jnp.int32),
+                          ctx.network.initialize_carry((num_episodes,)) if is_recurrent(ctx.network) else None)
     limit = episode_step_limit(ctx)
     body = functools.partial(_episodes_step, ctx=ctx, params=params, obs_stats=obs_stats,
                              deterministic=deterministic)

@@ -34,7 +34,7 @@ class LossOptions:
 
 
 def normalize_advantages(advantage: jax.Array) -> jax.Array:
-    """Zero mean, unit std over the minibatch [N]."""
+    """Zero mean, unit std over the minibatch (every axis)."""
     return (advantage - advantage.mean()) / (advantage.std() + 1e-8)
 
 
@@ -81,8 +81,9 @@ def ppo_loss(
     """Total loss = -surrogate + vf_coef * value_loss - ent_coef * entropy.
 
     Args:
-      params: network params; apply_fn(params, obs [N, D]) -> (dist_params, value [N]).
-      batch: a minibatch, leaves [N, ...].
+      params: network params; apply_fn(params, batch) -> (dist_params, value), shaped
+        like batch.advantage (`train.batch_apply_fn`).
+      batch: a minibatch, leaves [N, ...] (recurrent networks: sequences [S, L, ...]).
       hparams: HParams; kl_coef: current beta [].
       options: static loss options.
 
@@ -91,7 +92,7 @@ def ppo_loss(
       approx_kl (the (r - 1) - log r estimator), kl (exact KL[old, new]) and
       clip_fraction, all scalars.
     """
-    dist_params, value = apply_fn(params, batch.obs)
+    dist_params, value = apply_fn(params, batch)
     log_prob, entropy_per_sample, kl = log_prob_entropy_kl(dist_params, batch.dist_params, batch.action)
     log_ratio = log_prob - batch.log_prob
     ratio = jnp.exp(log_ratio)

@@ -11,7 +11,9 @@ from flax import struct
 
 from ppo_jax.envs import Adapter, LogState
 from ppo_jax.distributions import log_prob as policy_log_prob
-from ppo_jax.networks import ActorCritic, draw_policy_noise, sample_from_noise
+import flax.linen as nn
+
+from ppo_jax.networks import draw_policy_noise, sample_from_noise
 from ppo_jax.normalize import (
     RewardScaler,
     RunningMeanStd,
@@ -20,7 +22,7 @@ from ppo_jax.normalize import (
     update_reward_scaler,
     update_running_stats,
 )
-from ppo_jax.types import Transition
+from ppo_jax.types import RecurrentState, Transition
 
 
 @struct.dataclass
@@ -39,13 +41,15 @@ class EpisodeTally:
 
 @struct.dataclass
 class RolloutCarry:
-    """Scan carry of `rollout_step`. env_state leaves [B, ...]; obs raw [B, D]."""
+    """Scan carry of `rollout_step`. env_state leaves [B, ...]; obs raw [B, D];
+    memory: the recurrent network's `RecurrentState` (None for feed-forward ones)."""
 
     env_state: LogState
     obs: jax.Array
     obs_stats: RunningMeanStd
     reward_scaler: RewardScaler
     episodes: EpisodeTally
+    memory: RecurrentState | None = None
 
 
 @struct.dataclass
@@ -78,7 +82,7 @@ def rollout_step(
     noise: RolloutNoise,
     *,
     adapter: Adapter,
-    network: ActorCritic,
+    network: nn.Module,
     params,
     gamma,
     normalize_observations: bool,
@@ -94,7 +98,13 @@ def rollout_step(
         obs_stats = update_running_stats(obs_stats, carry.obs)
     obs = observe(obs_stats, carry.obs, normalize_observations)
 
-    dist_params = network.apply(params, obs, method=ActorCritic.policy)
+    value, memory = None, carry.memory
+    if memory is None:
+        dist_params = network.apply(params, obs, method="policy")
+    else:  # one step of the sequence; the critic shares the recurrent step, so it runs here
+        hidden, dist_params, value = network.apply(params, memory.hidden, obs[None],
+                                                   memory.episode_start[None], method="unroll")
+        dist_params, value = jax.tree.map(lambda x: x[0], (dist_params, value))
     action = sample_from_noise(dist_params, noise.policy)
     log_prob = policy_log_prob(dist_params, action)
     step = jax.vmap(adapter.step)(noise.env_keys, carry.env_state, action)
@@ -116,13 +126,17 @@ def rollout_step(
         next_obs=next_obs,
         action=action,
         log_prob=log_prob,
-        value=None,  # V(obs) of the whole rollout is one batched pass after the scan
+        value=value,  # feed-forward: None; V(obs) of the whole rollout is one pass after the scan
         reward=reward,
         terminated=step.terminated,
         done=done,
         dist_params=dist_params,
+        episode_start=None if memory is None else memory.episode_start,
+        hidden=None if memory is None else memory.hidden,
     )
-    new_carry = RolloutCarry(step.state, step.obs, obs_stats, scaler, episodes)
+    if memory is not None:
+        memory = RecurrentState(hidden, done)
+    new_carry = RolloutCarry(step.state, step.obs, obs_stats, scaler, episodes, memory)
     return new_carry, transition
 
 
@@ -131,7 +145,7 @@ def collect_rollout(
     key: jax.Array,
     *,
     adapter: Adapter,
-    network: ActorCritic,
+    network: nn.Module,
     params,
     gamma,
     num_steps: int,
@@ -153,9 +167,11 @@ def collect_rollout(
     )
     noise = draw_rollout_noise(key, adapter, num_steps, carry.obs.shape[0])
     carry, traj = jax.lax.scan(body, carry, noise)
+    if traj.value is not None:  # recurrent: computed step by step
+        return carry, traj
     # The critic does not steer the rollout: one pass over all [T, B] observations
     # costs far less than T small passes inside the scan.
-    return carry, traj.replace(value=network.apply(params, traj.obs, method=ActorCritic.value))
+    return carry, traj.replace(value=network.apply(params, traj.obs, method="value"))
 
 
 @struct.dataclass
@@ -166,7 +182,7 @@ class _TruncatedValues:
     start: jax.Array
 
 
-def bootstrap_values(traj: Transition, last_value: jax.Array, value_fn) -> jax.Array:
+def bootstrap_values(traj: Transition, last_value: jax.Array, value_fn, final_inputs=None) -> jax.Array:
     """V(s'_t), the value of the state each step reached: float32 [T, B].
 
     Where step t did not end an episode, s'_t is the next step's observation,
@@ -176,6 +192,8 @@ def bootstrap_values(traj: Transition, last_value: jax.Array, value_fn) -> jax.A
     auto-reset (traj.next_obs[t]) and `value_fn` (obs [N, D] -> [N]) is run
     on just those rows, B at a time. Where it terminated, the value is never
     used (GAE cuts the bootstrap) and is left as traj.value[t + 1].
+    final_inputs: what `value_fn` takes per row, leaves [T, B, ...] (default
+    traj.next_obs; a recurrent network also needs its carry after step t).
     """
     num_steps, num_envs = traj.value.shape
     chex.assert_shape(last_value, (num_envs,))
@@ -184,11 +202,12 @@ def bootstrap_values(traj: Transition, last_value: jax.Array, value_fn) -> jax.A
     n = truncated.size
     # Indices of the truncated rows, then padding (n: out of range, dropped).
     (rows,) = jnp.nonzero(truncated, size=n + num_envs, fill_value=n)
-    final_obs = traj.next_obs.reshape((n,) + traj.next_obs.shape[2:])
+    final_inputs = traj.next_obs if final_inputs is None else final_inputs
+    final_inputs = jax.tree.map(lambda x: x.reshape((n,) + x.shape[2:]), final_inputs)
 
     def add_chunk(carry: _TruncatedValues) -> _TruncatedValues:
         chunk = jax.lax.dynamic_slice_in_dim(rows, carry.start, num_envs)
-        values = value_fn(jnp.take(final_obs, chunk, axis=0, mode="clip"))
+        values = value_fn(jax.tree.map(lambda x: jnp.take(x, chunk, axis=0, mode="clip"), final_inputs))
         return _TruncatedValues(carry.next_values.at[chunk].set(values, mode="drop"),
                                 carry.start + num_envs)
 

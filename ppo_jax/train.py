@@ -16,7 +16,9 @@ from ppo_jax.context import AgentContext, make_context
 from ppo_jax.gae import compute_gae
 from ppo_jax.loss import LossOptions
 from ppo_jax.distributions import kl_divergence
-from ppo_jax.networks import ActorCritic, init_params
+import flax.linen as nn
+
+from ppo_jax.networks import init_params
 from ppo_jax.normalize import init_reward_scaler, init_running_stats, observe
 from ppo_jax.population import compile_population
 from ppo_jax.envs import EnvParams, Environment
@@ -24,7 +26,7 @@ from ppo_jax.evaluate import play_episodes
 from ppo_jax.loggers import LoggerArg, bind_logger, seed_agents
 from ppo_jax.progress import Progress, resolve_progress, with_progress
 from ppo_jax.rollout import EpisodeTally, RolloutCarry, bootstrap_values, collect_rollout
-from ppo_jax.types import Batch, BestAgent, TrainOutput, TrainState, Transition
+from ppo_jax.types import Batch, BestAgent, RecurrentState, TrainOutput, TrainState, Transition
 from ppo_jax.update import UpdateSettings, init_optimizer_state, update_policy
 from ppo_jax.validation import check_integer, check_positive_int
 
@@ -56,7 +58,13 @@ def init_state(ctx: AgentContext, key: jax.Array, hparams: HParams) -> TrainStat
         kl_coef=jnp.asarray(hparams.kl_coef, jnp.float32),
         best=init_best(params, init_running_stats((ctx.adapter.spec.obs_dim,)))
         if config.eval_every else None,
+        memory=init_memory(ctx.network, config.num_envs) if config.recurrent else None,
     )
+
+
+def init_memory(network: nn.Module, num_envs: int) -> RecurrentState:
+    """Fresh recurrent memory for num_envs envs: the initial carry, every episode starting."""
+    return RecurrentState(network.initialize_carry((num_envs,)), jnp.ones((num_envs,), bool))
 
 
 def init_best(params, obs_stats) -> BestAgent:
@@ -120,11 +128,77 @@ def to_batch(traj: Transition, advantages: jax.Array, targets: jax.Array) -> Bat
     )
 
 
-def mean_batch_kl(network: ActorCritic, params, batch: Batch) -> jax.Array:
+def to_sequences(traj: Transition, advantages: jax.Array, targets: jax.Array, length: int) -> Batch:
+    """[T, B, ...] rollout -> S = (T / length) * B sequences of `length` steps: leaves
+    [S, length, ...], sequence k * B + b holding env b's steps k * length ... (k + 1) * length - 1,
+    with the carry stored entering its first step (`Batch.hidden`, leaves [S, ...])."""
+    num_steps, num_envs = traj.reward.shape
+    chunks = num_steps // length
+
+    def split(x):  # [T, B, ...] -> [chunks * B, length, ...]
+        x = x.reshape((chunks, length, num_envs) + x.shape[2:])
+        return jnp.swapaxes(x, 1, 2).reshape((chunks * num_envs, length) + x.shape[3:])
+
+    first_steps = lambda h: h[::length].reshape((chunks * num_envs,) + h.shape[2:])
+    return Batch(
+        obs=split(traj.obs),
+        action=split(traj.action),
+        log_prob=split(traj.log_prob),
+        value=split(traj.value),
+        advantage=split(advantages),
+        target=split(targets),
+        dist_params=jax.tree.map(split, traj.dist_params),
+        episode_start=split(traj.episode_start),
+        hidden=jax.tree.map(first_steps, traj.hidden),
+    )
+
+
+def batch_apply_fn(network: nn.Module, recurrent: bool) -> Callable:
+    """apply(params, batch) -> (dist_params, value) shaped like batch.advantage: the
+    network on a flat batch, or a recurrent one replayed over each sequence from its
+    stored carry (resetting where an episode starts)."""
+    if not recurrent:
+        return lambda params, batch: network.apply(params, batch.obs)
+
+    def apply(params, batch: Batch):
+        time_major = lambda x: jnp.swapaxes(x, 0, 1)  # [S, L, ...] <-> [L, S, ...]
+        _, dist_params, value = network.apply(params, batch.hidden, time_major(batch.obs),
+                                              time_major(batch.episode_start), method="unroll")
+        return jax.tree.map(time_major, (dist_params, value))
+
+    return apply
+
+
+def mean_batch_kl(apply_fn: Callable, params, batch: Batch) -> jax.Array:
     """Exact KL[pi_old, pi_new] averaged over the batch: pi_old is the acting policy
     (`batch.dist_params`), pi_new the one `params` give."""
-    new = network.apply(params, batch.obs, method=ActorCritic.policy)
+    new, _ = apply_fn(params, batch)
     return kl_divergence(batch.dist_params, new).mean()
+
+
+def recurrent_value(network: nn.Module, params, hidden, obs: jax.Array, episode_start: jax.Array):
+    """V of observations obs [N, D] seen with carry `hidden` (leaves [N, ...]), one step: [N]."""
+    _, _, value = network.apply(params, hidden, obs[None], episode_start[None], method="unroll")
+    return value[0]
+
+
+def next_state_values(ctx: AgentContext, params, traj: Transition, carry: RolloutCarry) -> jax.Array:
+    """V(s'_t) for GAE, float32 [T, B] (`rollout.bootstrap_values`): the value of the
+    observation after the rollout, and of each truncated step's final observation."""
+    network = ctx.network
+    last_obs = observe(carry.obs_stats, carry.obs, ctx.config.normalize_observations)
+    if carry.memory is None:
+        value_fn = functools.partial(network.apply, params, method="value")
+        return bootstrap_values(traj, value_fn(last_obs), value_fn)
+    memory = carry.memory
+    last_value = recurrent_value(network, params, memory.hidden, last_obs, memory.episode_start)
+    # The carry after step t (entering step t + 1, before any reset): a final
+    # observation continues its episode, so it is seen with that carry, unreset.
+    carry_after = jax.tree.map(lambda h, last: jnp.concatenate([h[1:], last[None]]),
+                               traj.hidden, memory.hidden)
+    final_value = lambda inputs: recurrent_value(network, params, inputs[1], inputs[0],
+                                                 jnp.zeros(inputs[0].shape[:1], bool))
+    return bootstrap_values(traj, last_value, final_value, (traj.next_obs, carry_after))
 
 
 def is_diverged(params, loss_metrics: dict) -> jax.Array:
@@ -229,7 +303,8 @@ def ppo_iteration(state: TrainState, _, *, ctx: AgentContext, hparams: HParams):
     config, network = ctx.config, ctx.network
     key, rollout_key, update_key = jax.random.split(state.key, 3)
     rollout_carry = RolloutCarry(
-        state.env_state, state.obs, state.obs_stats, state.reward_scaler, EpisodeTally.zeros()
+        state.env_state, state.obs, state.obs_stats, state.reward_scaler, EpisodeTally.zeros(),
+        state.memory,
     )
     rollout_carry, traj = collect_rollout(
         rollout_carry,
@@ -242,21 +317,23 @@ def ppo_iteration(state: TrainState, _, *, ctx: AgentContext, hparams: HParams):
         normalize_observations=config.normalize_observations,
         normalize_rewards=config.normalize_rewards,
     )
-    value_fn = functools.partial(network.apply, state.params, method=ActorCritic.value)
-    last_obs = observe(rollout_carry.obs_stats, rollout_carry.obs, config.normalize_observations)
-    next_values = bootstrap_values(traj, value_fn(last_obs), value_fn)
+    next_values = next_state_values(ctx, state.params, traj, rollout_carry)
     advantages, targets = compute_gae(
         traj.reward, traj.value, next_values, traj.terminated, traj.done,
         hparams.gamma, hparams.gae_lambda,
     )
-    batch = to_batch(traj, advantages, targets)
+    if config.recurrent:
+        batch = to_sequences(traj, advantages, targets, config.bptt_length)
+    else:
+        batch = to_batch(traj, advantages, targets)
+    apply_fn = batch_apply_fn(network, config.recurrent)
     learning_rate = learning_rate_at(config, hparams, state.update_step)
     params, opt_state, loss_metrics = update_policy(
         state.params,
         state.opt_state,
         batch,
         update_key,
-        apply_fn=network.apply,
+        apply_fn=apply_fn,
         settings=UpdateSettings(hparams, learning_rate, state.kl_coef),
         options=LossOptions.from_config(config),
         update_epochs=config.update_epochs,
@@ -267,7 +344,7 @@ def ppo_iteration(state: TrainState, _, *, ctx: AgentContext, hparams: HParams):
     # adaptive rule reacts to (one more policy pass, so only where it is used).
     kl_coef, kl_after_update = state.kl_coef, jnp.asarray(jnp.nan, jnp.float32)
     if config.objective == "adaptive_kl":
-        kl_after_update = mean_batch_kl(network, params, batch)
+        kl_after_update = mean_batch_kl(apply_fn, params, batch)
         kl_coef = adapt_kl_coef(kl_coef, kl_after_update, hparams.kl_target)
 
     metrics = {
@@ -287,6 +364,7 @@ def ppo_iteration(state: TrainState, _, *, ctx: AgentContext, hparams: HParams):
         reward_scaler=rollout_carry.reward_scaler,
         env_state=rollout_carry.env_state,
         obs=rollout_carry.obs,
+        memory=rollout_carry.memory,
         key=key,
         update_step=state.update_step + 1,
         kl_coef=kl_coef,

@@ -31,6 +31,9 @@ class Transition:
     log_prob, value, reward: float32 [T, B] (reward scaled if normalize_rewards).
     terminated, done: bool [T, B]; done = terminated | truncated.
     dist_params: the acting policy's distribution parameters, leaves [T, B, ...].
+    episode_start, hidden: recurrent networks only (else None): bool [T, B],
+      whether obs[t] began an episode (the carry was reset before it), and the
+      network's carry entering step t before that reset, leaves [T, B, ...].
     """
 
     obs: jax.Array
@@ -42,11 +45,17 @@ class Transition:
     terminated: jax.Array
     done: jax.Array
     dist_params: Any
+    episode_start: jax.Array | None = None
+    hidden: Any = None
 
 
 @struct.dataclass
 class Batch:
-    """Flattened training batch, leaves [N, ...] (N = T * B, or a minibatch)."""
+    """Training batch. Feed-forward networks: flattened, leaves [N, ...] (N = T * B,
+    or a minibatch). Recurrent networks: sequences, leaves [S, L, ...] (S
+    sequences of L = `PPOConfig.bptt_length` steps), with `episode_start` bool
+    [S, L] and `hidden`, each sequence's carry entering its first step, leaves [S, ...].
+    """
 
     obs: jax.Array
     action: jax.Array
@@ -55,6 +64,21 @@ class Batch:
     advantage: jax.Array
     target: jax.Array
     dist_params: Any
+    episode_start: jax.Array | None = None
+    hidden: Any = None
+
+
+@struct.dataclass
+class RecurrentState:
+    """A recurrent agent's memory between steps, one row per env.
+
+    hidden: the network's carry after the last step (leaves [B, ...]), not yet
+      reset; episode_start: bool [B], the next observation begins an episode,
+      so the network resets the carry before it (True after `reset`).
+    """
+
+    hidden: Any
+    episode_start: jax.Array
 
 
 @struct.dataclass
@@ -88,6 +112,7 @@ class TrainState:
       built by hand). `make_policy`, `evaluate` and `save` check them.
     best: `BestAgent` when the config evaluates during training (`eval_every`
       > 0), else None; `ppo_jax.absolute_metric` re-evaluates it.
+    memory: `RecurrentState` of the envs for recurrent networks, else None.
     """
 
     params: Any
@@ -100,6 +125,7 @@ class TrainState:
     update_step: jax.Array
     kl_coef: jax.Array
     best: BestAgent | None = None
+    memory: RecurrentState | None = None
     env_name: str | None = struct.field(pytree_node=False, default=None)
     custom_env: bool = struct.field(pytree_node=False, default=False)
 

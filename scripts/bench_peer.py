@@ -1,6 +1,14 @@
 """ppo_jax against PureJaxRL's PPO, side by side in one process (CartPole-v1, same settings).
 
     python scripts/bench_peer.py --purejaxrl PATH [--populations 1 8] [--rounds 5]
+    python scripts/bench_peer.py --purejaxrl PATH --network gru --populations 1
+
+`--network gru` compares recurrent PPO with PureJaxRL's `ppo_rnn.py` on its own
+CartPole settings (the same, with a 128-unit relu embedding, a 128-unit GRU
+and 128-unit heads: ppo_jax's network="gru", hidden_sizes=(128,),
+activation="relu", rnn_size=128). Today's flax needs two small edits to that
+file, made in your copy and not here: `nn.GRUCell(features=ins.shape[1])`
+and an initial carry of `jnp.zeros((batch_size, hidden_size))`.
 
 PATH is the `purejaxrl/` folder of a PureJaxRL checkout (the one holding its
 `ppo.py` and `wrappers.py`); nothing of it is copied here. Both libraries
@@ -70,13 +78,13 @@ def _stub_missing(*names: str) -> None:
             setattr(training, attr, object)
 
 
-def import_purejaxrl(path: Path):
-    """PureJaxRL's ppo module from `path` (brax and navix stubbed where missing)."""
-    if not (path / "ppo.py").exists():
-        raise SystemExit(f"--purejaxrl {path}: no ppo.py there; pass the purejaxrl/ folder of a checkout")
+def import_purejaxrl(path: Path, module: str = "ppo"):
+    """PureJaxRL's `module` (ppo or ppo_rnn) from `path` (brax and navix stubbed where missing)."""
+    if not (path / f"{module}.py").exists():
+        raise SystemExit(f"--purejaxrl {path}: no {module}.py there; pass the purejaxrl/ folder of a checkout")
     _stub_missing("brax.envs.wrappers.training", "navix")
     sys.path.insert(0, str(path))
-    return importlib.import_module("ppo")
+    return importlib.import_module(module)
 
 
 @contextlib.contextmanager
@@ -131,7 +139,8 @@ def final_return(name: str, out) -> float:
         returns = np.asarray(out.metrics["episode_return"])[..., -last:]
         counts = np.asarray(out.metrics["num_episodes"])[..., -last:]
         return float(np.nansum(returns * counts) / counts.sum())
-    metrics = out["metrics"]  # PureJaxRL: per-step info, [..., updates, steps, envs]
+    # PureJaxRL: per-step info, [..., updates, steps, envs] ("metric" in ppo_rnn.py)
+    metrics = out["metrics"] if "metrics" in out else out["metric"]
     last = final_window(np.shape(metrics["returned_episode"])[-3])
     ended = np.asarray(metrics["returned_episode"])[..., -last:, :, :]
     return float(np.asarray(metrics["returned_episode_returns"])[..., -last:, :, :][ended].mean())
@@ -168,16 +177,22 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--populations", type=int, nargs="+", default=[1, 8])
     p.add_argument("--rounds", type=int, default=5, help="timed runs of each library, alternating")
     p.add_argument("--total-timesteps", type=int, default=499_712)
+    p.add_argument("--network", choices=["mlp", "gru"], default="mlp",
+                   help="gru: recurrent PPO against PureJaxRL's ppo_rnn.py")
     p.add_argument("--out", type=Path, default=None, help="append JSON lines here")
     args = p.parse_args(argv)
-    ppo_module = import_purejaxrl(args.purejaxrl.resolve())
+    recurrent = args.network == "gru"
+    ppo_module = import_purejaxrl(args.purejaxrl.resolve(), "ppo_rnn" if recurrent else "ppo")
     config = ppo_jax.PPOConfig(total_timesteps=args.total_timesteps)
+    if recurrent:  # ppo_rnn.py's network: relu embedding 128 -> GRU 128 -> heads 128
+        config = config.replace(network="gru", hidden_sizes=(128,), activation="relu", rnn_size=128)
     records = []
     for population in args.populations:
         record = measure(ppo_module, config, population, args.rounds)
         records.append(record)
         med = record["median_run_s"]
-        print(f"CartPole-v1, {population} agent(s): ppo_jax {med['ppo_jax']:.2f} s, PureJaxRL "
+        record["network"] = args.network
+        print(f"CartPole-v1 ({args.network}), {population} agent(s): ppo_jax {med['ppo_jax']:.2f} s, PureJaxRL "
               f"{med['purejaxrl']:.2f} s (medians of {args.rounds}); ours / theirs = "
               f"{record['ours_over_theirs']:.3f}; final returns {record['final_return']}", flush=True)
         if args.out is not None:

@@ -32,7 +32,7 @@ from ppo_jax.envs import make_env
 GYMNAX_DRAWN = ("Catch-bsuite", "Asterix-MinAtar", "Breakout-MinAtar", "Freeway-MinAtar",
                 "Seaquest-MinAtar", "SpaceInvaders-MinAtar", "Pong-misc", "PointRobot-misc",
                 "MetaMaze-misc", "FourRooms-misc")
-DRAWN_HERE = ("CartPole-v1", "Acrobot-v1", "Pendulum-v1", "MountainCar-v0", "MountainCarContinuous-v0")
+DRAWN_HERE = ("CartPole-v1", "MaskedCartPole-v1", "Acrobot-v1", "Pendulum-v1", "MountainCar-v0", "MountainCarContinuous-v0")
 
 
 def checkpoint_dir(path: str) -> str:
@@ -79,16 +79,21 @@ def record_episode(config, state, key, max_steps: int, deterministic: bool = Tru
     act = ppo_jax.make_policy(config, state, deterministic=deterministic)
 
     def step(carry, _):
-        key, env_state, obs = carry
+        key, env_state, obs, memory = carry
         key, act_key, step_key = jax.random.split(key, 3)
+        if config.recurrent:  # a stateful policy: act(key, obs, carry) -> (action, carry)
+            action, memory = act(act_key, obs, memory)
+        else:
+            action = act(act_key, obs)
         obs_next, next_state, reward, terminated, truncated, _ = env.step(
-            step_key, env_state, act(act_key, obs), params)
-        return (key, next_state, obs_next), (env_state, reward, terminated | truncated)
+            step_key, env_state, action, params)
+        return (key, next_state, obs_next, memory), (env_state, reward, terminated | truncated)
 
     key, reset_key = jax.random.split(key)
     obs, env_state = env.reset(reset_key, params)
+    memory = act.initial_carry() if config.recurrent else None
     _, (states, rewards, dones) = jax.jit(
-        lambda c: jax.lax.scan(step, c, None, length=max_steps))((key, env_state, obs))
+        lambda c: jax.lax.scan(step, c, None, length=max_steps))((key, env_state, obs, memory))
     dones = np.asarray(dones)
     length = int(np.argmax(dones)) + 1 if dones.any() else max_steps
     frames = [jax.tree.map(lambda x: x[t], states) for t in range(length)]
@@ -102,7 +107,7 @@ def _draw_frame(ax, name: str, s, params) -> None:
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    if name == "CartPole-v1":
+    if name in ("CartPole-v1", "MaskedCartPole-v1"):
         x, theta = float(s.x), float(s.theta)
         limit = float(params.x_threshold)
         ax.set_xlim(-limit - 0.5, limit + 0.5)
@@ -156,7 +161,7 @@ def write_gif(config, frames, cum_rewards, path: str) -> str:
         return path
     if name not in DRAWN_HERE:
         raise SystemExit(f"error: cannot draw {name}; drawable envs: {', '.join(DRAWN_HERE + GYMNAX_DRAWN)}")
-    fig, ax = plt.subplots(figsize=(6, 3) if name == "CartPole-v1" else (4.5, 4.5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(6, 3) if name in ("CartPole-v1", "MaskedCartPole-v1") else (4.5, 4.5), layout="constrained")
 
     def update(t):
         _draw_frame(ax, name, frames[t], adapter.env_params)

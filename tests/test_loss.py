@@ -206,13 +206,18 @@ LOSS_OPTIONS = {
 DISTRIBUTIONS = {"categorical": True, "gaussian": False}
 
 
+def _on_obs(network):
+    """ppo_loss's apply_fn for a feed-forward network: the network on the batch's observations."""
+    return lambda params, batch: network.apply(params, batch.obs)
+
+
 @pytest.mark.parametrize("dist", list(DISTRIBUTIONS), ids=list(DISTRIBUTIONS))
 @pytest.mark.parametrize("option", list(LOSS_OPTIONS), ids=list(LOSS_OPTIONS))
 def test_ppo_loss_matches_numpy_reference(dist, option):
     network, params, batch = _make_case(DISTRIBUTIONS[dist], seed=3)
     hp = HParams(clip_eps=0.2, ent_coef=0.05, vf_coef=0.7, dual_clip_coef=1.5)
     kl_coef, options = 0.8, LOSS_OPTIONS[option]
-    loss, metrics = ppo_loss(params, network.apply, batch, hp, jnp.float32(kl_coef), options)
+    loss, metrics = ppo_loss(params, _on_obs(network), batch, hp, jnp.float32(kl_coef), options)
     want_loss, want_metrics = ppo_loss_reference(network, params, batch, hp, kl_coef, options)
     assert float(loss) == pytest.approx(want_loss, rel=1e-4, abs=1e-5)
     assert set(want_metrics) <= set(metrics)
@@ -230,7 +235,7 @@ def test_unchanged_policy_has_ratio_one(dist):
     log_prob, _, _ = reference(dist_params, dist_params, np.asarray(batch.action))
     batch = batch.replace(dist_params=dist_params, log_prob=jnp.asarray(log_prob, jnp.float32))
     hp = HParams()
-    _, metrics = ppo_loss(params, network.apply, batch, hp, jnp.float32(1.0), LossOptions())
+    _, metrics = ppo_loss(params, _on_obs(network), batch, hp, jnp.float32(1.0), LossOptions())
     assert float(metrics["clip_fraction"]) == 0.0
     assert float(metrics["approx_kl"]) == pytest.approx(0.0, abs=1e-6)
     assert float(metrics["kl"]) == pytest.approx(0.0, abs=1e-6)
@@ -244,7 +249,7 @@ def test_entropy_bonus_lowers_the_loss(dist):
     losses, entropies = [], []
     for ent_coef in (0.0, 0.5):
         hp = HParams(ent_coef=ent_coef)
-        loss, metrics = ppo_loss(params, network.apply, batch, hp, jnp.float32(1.0), LossOptions())
+        loss, metrics = ppo_loss(params, _on_obs(network), batch, hp, jnp.float32(1.0), LossOptions())
         losses.append(float(loss))
         entropies.append(float(metrics["entropy"]))
     assert entropies[0] == entropies[1]
@@ -261,7 +266,7 @@ def test_ppo_loss_and_gradients_are_finite(dist):
 
     @jit_fast  # one compile for every objective
     def all_objectives(params, batch, hp):
-        return {name: grad_fn(params, network.apply, batch, hp, jnp.float32(1.0), options)
+        return {name: grad_fn(params, _on_obs(network), batch, hp, jnp.float32(1.0), options)
                 for name, options in LOSS_OPTIONS.items()}
 
     results = all_objectives(params, batch, HParams())

@@ -36,6 +36,7 @@ def test_quickstart_notebook_executes(tmp_path, monkeypatch):
     assert "identical evaluation after load: True" in outputs
     assert "CheckpointError" in outputs
     assert "compiles:" in outputs  # the sweep cell ran
+    assert "carried by hand:" in outputs  # the recurrent cell ran
     figures = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
                if out.get("output_type") == "display_data" and "image/png" in out.get("data", {})]
     assert len(figures) == 2  # learning curves, sweep curves

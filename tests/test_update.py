@@ -87,13 +87,14 @@ def test_minibatch_steps_equal_the_numpy_reference(max_grad_norm):
     lr = jnp.asarray(3e-3, jnp.float32)
     options = LossOptions()
     carry = MinibatchCarry(params, init_optimizer_state(params, max_grad_norm), jnp.asarray(False))
-    step = jax.jit(lambda c, b: minibatch_step(c, b, apply_fn=network.apply,
+    on_obs = lambda p, minibatch: network.apply(p, minibatch.obs)  # ppo_loss's apply_fn
+    step = jax.jit(lambda c, b: minibatch_step(c, b, apply_fn=on_obs,
                                                settings=UpdateSettings(hp, lr, jnp.asarray(1.0)),
                                                options=options, early_stop=False))
     flat, _ = ravel_pytree(params)
     expected = np.asarray(flat, np.float64)
     ref = NumpyAdam(flat.size, max_grad_norm)
-    grad_of = jax.jit(jax.grad(lambda p, b: ppo_loss(p, network.apply, b, hp, 1.0, options)[0]))
+    grad_of = jax.jit(jax.grad(lambda p, b: ppo_loss(p, on_obs, b, hp, 1.0, options)[0]))
     for i in range(3):
         batch = _minibatch(jax.random.key(i + 1))
         grad = np.asarray(ravel_pytree(grad_of(carry.params, batch))[0], np.float64)

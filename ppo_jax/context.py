@@ -46,6 +46,13 @@ def describe_network(shapes: dict[str, tuple]) -> str:
                 if k.startswith(prefix) and k.endswith("/kernel")]
 
     kernels, convs = actor_kernels("actor/"), actor_kernels("actor_torso/")
+    if "core/recurrent_kernel" in shapes:  # RecurrentActorCritic: encoder -> cell -> heads
+        encoder = actor_kernels("encoder/")
+        if not encoder or not kernels:
+            return "an unrecognized network"
+        cell = shapes["core/recurrent_kernel"][0]
+        return (f"recurrent: observation size {encoder[0][0]}, encoder {tuple(k[1] for k in encoder)}, "
+                f"cell size {cell}, {kernels[-1][1]} policy outputs")
     if not kernels or any(len(k) != 2 for k in kernels) or any(len(k) != 4 for k in convs):
         return "an unrecognized network"
     hidden = tuple(k[1] for k in kernels[:-1])
@@ -59,7 +66,7 @@ def describe_network(shapes: dict[str, tuple]) -> str:
 def _layer_order(name: str) -> tuple:
     """actor/Dense_10/kernel after actor/Dense_9/kernel."""
     parts = name.split("/")
-    return tuple(int(p.split("_")[-1]) if p.startswith("Dense_") else 0 for p in parts) + (name,)
+    return tuple(int(p.split("_")[-1]) if p.startswith("Dense_") else 0 for p in parts), name
 
 
 def _env_phrase(name: str | None, custom: bool) -> str:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import functools
 
 import chex
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from ppo_jax.envs import Adapter, LogState
 from ppo_jax.distributions import log_prob as policy_log_prob
-import flax.linen as nn
-
+from ppo_jax.envs import Adapter, LogState
 from ppo_jax.networks import draw_policy_noise, sample_from_noise
 from ppo_jax.normalize import (
     RewardScaler,

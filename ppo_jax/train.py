@@ -6,6 +6,7 @@ import dataclasses
 import functools
 from typing import Callable, NamedTuple
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,17 +14,15 @@ from jax.custom_batching import custom_vmap
 
 from ppo_jax.config import HParams, PPOConfig, validate_hparams
 from ppo_jax.context import AgentContext, make_context
-from ppo_jax.gae import compute_gae
-from ppo_jax.loss import LossOptions
 from ppo_jax.distributions import kl_divergence
-import flax.linen as nn
-
+from ppo_jax.envs import Environment, EnvParams
+from ppo_jax.evaluate import play_episodes
+from ppo_jax.gae import compute_gae
+from ppo_jax.loggers import LoggerArg, bind_logger, seed_agents
+from ppo_jax.loss import LossOptions
 from ppo_jax.networks import init_params
 from ppo_jax.normalize import init_reward_scaler, init_running_stats, observe
 from ppo_jax.population import compile_population
-from ppo_jax.envs import EnvParams, Environment
-from ppo_jax.evaluate import play_episodes
-from ppo_jax.loggers import LoggerArg, bind_logger, seed_agents
 from ppo_jax.progress import Progress, resolve_progress, with_progress
 from ppo_jax.rollout import EpisodeTally, RolloutCarry, bootstrap_values, collect_rollout
 from ppo_jax.types import Batch, BestAgent, RecurrentState, TrainOutput, TrainState, Transition
@@ -114,18 +113,22 @@ def explained_variance(values: jax.Array, targets: jax.Array) -> jax.Array:
     return jnp.where(var_targets > 0, 1.0 - jnp.var(targets - values) / var_targets, jnp.nan)
 
 
+def reshaped_batch(traj: Transition, advantages: jax.Array, targets: jax.Array, reshape) -> Batch:
+    """The Batch of a rollout's training fields, each [T, B, ...] leaf passed through `reshape`."""
+    return Batch(
+        obs=reshape(traj.obs),
+        action=reshape(traj.action),
+        log_prob=reshape(traj.log_prob),
+        value=reshape(traj.value),
+        advantage=reshape(advantages),
+        target=reshape(targets),
+        dist_params=jax.tree.map(reshape, traj.dist_params),
+    )
+
+
 def to_batch(traj: Transition, advantages: jax.Array, targets: jax.Array) -> Batch:
     """[T, B, ...] rollout -> flat [T * B, ...] batch."""
-    flat = lambda x: x.reshape((-1,) + x.shape[2:])
-    return Batch(
-        obs=flat(traj.obs),
-        action=flat(traj.action),
-        log_prob=flat(traj.log_prob),
-        value=flat(traj.value),
-        advantage=flat(advantages),
-        target=flat(targets),
-        dist_params=jax.tree.map(flat, traj.dist_params),
-    )
+    return reshaped_batch(traj, advantages, targets, lambda x: x.reshape((-1,) + x.shape[2:]))
 
 
 def to_sequences(traj: Transition, advantages: jax.Array, targets: jax.Array, length: int) -> Batch:
@@ -140,17 +143,8 @@ def to_sequences(traj: Transition, advantages: jax.Array, targets: jax.Array, le
         return jnp.swapaxes(x, 1, 2).reshape((chunks * num_envs, length) + x.shape[3:])
 
     first_steps = lambda h: h[::length].reshape((chunks * num_envs,) + h.shape[2:])
-    return Batch(
-        obs=split(traj.obs),
-        action=split(traj.action),
-        log_prob=split(traj.log_prob),
-        value=split(traj.value),
-        advantage=split(advantages),
-        target=split(targets),
-        dist_params=jax.tree.map(split, traj.dist_params),
-        episode_start=split(traj.episode_start),
-        hidden=jax.tree.map(first_steps, traj.hidden),
-    )
+    return reshaped_batch(traj, advantages, targets, split).replace(
+        episode_start=split(traj.episode_start), hidden=jax.tree.map(first_steps, traj.hidden))
 
 
 def batch_apply_fn(network: nn.Module, recurrent: bool) -> Callable:

@@ -146,13 +146,10 @@ def final_return(name: str, out) -> float:
     return float(np.asarray(metrics["returned_episode_returns"])[..., -last:, :, :][ended].mean())
 
 
-def measure(ppo_module, config: ppo_jax.PPOConfig, population: int, rounds: int) -> dict:
-    compiled, compile_s, returns = {}, {}, {}
-    for name, (fn, args) in programs(ppo_module, config, population).items():
-        t0 = time.perf_counter()
-        compiled[name] = (fn.lower(*args).compile(), args)
-        compile_s[name] = time.perf_counter() - t0
-        returns[name] = final_return(name, jax.block_until_ready(compiled[name][0](*args)))  # warm-up
+def time_alternating(compiled: dict, rounds: int) -> tuple[dict, dict]:
+    """Wall and process-CPU seconds of `rounds` runs of each compiled program
+    ({name: (executable, args)}), alternating A B C, C B A, ... so that load
+    changes on a shared machine hit every program alike: ({name: [s]}, {name: [s]})."""
     wall = {name: [] for name in compiled}
     cpu = {name: [] for name in compiled}
     order = list(compiled)
@@ -163,6 +160,17 @@ def measure(ppo_module, config: ppo_jax.PPOConfig, population: int, rounds: int)
             jax.block_until_ready(executable(*args))
             wall[name].append(time.perf_counter() - t0)
             cpu[name].append(time.process_time() - c0)
+    return wall, cpu
+
+
+def measure(ppo_module, config: ppo_jax.PPOConfig, population: int, rounds: int) -> dict:
+    compiled, compile_s, returns = {}, {}, {}
+    for name, (fn, args) in programs(ppo_module, config, population).items():
+        t0 = time.perf_counter()
+        compiled[name] = (fn.lower(*args).compile(), args)
+        compile_s[name] = time.perf_counter() - t0
+        returns[name] = final_return(name, jax.block_until_ready(compiled[name][0](*args)))  # warm-up
+    wall, cpu = time_alternating(compiled, rounds)
     median = {name: statistics.median(v) for name, v in wall.items()}
     return {
         "record": "result", "env": config.env, "population": population, "rounds": rounds,

@@ -3,8 +3,8 @@
     python scripts/bench_recurrent.py [--rounds 3] [--num-seeds 1] [--out FILE]
 
 Each network is compiled once and run once to warm up; then the timed runs
-alternate between them (forwards, then backwards, ...) so that load changes
-on a shared machine hit all alike. Settings: `PPOConfig()`'s (4 envs x 128
+alternate between them (`bench_peer.time_alternating`: forwards, then
+backwards, ...) so that load changes on a shared machine hit all alike. Settings: `PPOConfig()`'s (4 envs x 128
 steps, 4 epochs x 4 minibatches, 499,712 steps). The MLP is the default
 64x64 tanh actor and critic; "gru" and "lstm" are PureJaxRL ppo_rnn's
 network: a 128-unit relu encoder, a 128-unit cell and 128-unit heads,
@@ -25,8 +25,10 @@ import jax
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
 import ppo_jax  # noqa: E402
+from bench_peer import time_alternating  # noqa: E402
 
 RECURRENT = dict(hidden_sizes=(128,), activation="relu", rnn_size=128)
 
@@ -63,18 +65,12 @@ def main(argv=None) -> dict:
         compile_s[name] = time.perf_counter() - t0
         out = jax.block_until_ready(runs[name][0](runs[name][1]))  # warm-up
         final[name] = float(out.final_return().mean())
-    wall = {name: [] for name in runs}
-    order = list(runs)
-    for r in range(args.rounds):
-        for name in order if r % 2 == 0 else order[::-1]:
-            executable, keys = runs[name]
-            t0 = time.perf_counter()
-            jax.block_until_ready(executable(keys))
-            wall[name].append(time.perf_counter() - t0)
+    wall, cpu = time_alternating({name: (executable, (keys,)) for name, (executable, keys) in runs.items()},
+                                 args.rounds)
     median = {name: statistics.median(v) for name, v in wall.items()}
     record = {"record": "bench_recurrent", "env": "CartPole-v1", "num_seeds": args.num_seeds,
               "total_timesteps": args.total_timesteps, "rounds": args.rounds, "compile_s": compile_s,
-              "run_s": wall, "median_run_s": median, "final_return": final,
+              "run_s": wall, "run_cpu_s": cpu, "median_run_s": median, "final_return": final,
               "over_mlp": {name: median[name] / median["mlp"] for name in median} if "mlp" in median else {}}
     for name in median:
         ratio = f", {record['over_mlp'][name]:.2f}x the MLP" if record["over_mlp"] else ""

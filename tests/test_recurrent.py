@@ -252,13 +252,13 @@ def test_recurrent_chunked_and_checkpointed_run_equals_whole_run(gru_runs, tmp_p
     _assert_trees_equal(state.memory, whole.state.memory)
 
 
-def test_recurrent_policy_is_stateful_and_matches_evaluate(gru_runs):
-    """act(key, obs, carry) -> (action, carry): greedy play of whole episodes by hand
-    equals `evaluate`'s returns on the same envs."""
+def test_recurrent_policy_is_stateful(gru_runs):
+    """act(key, obs, carry) -> (action, carry) on a batch and on one observation (the
+    same), value(obs, carry), and evaluate, for a recurrent agent."""
     state = gru_runs[1][0].state
     act = ppo_jax.make_policy(GRU_CONFIG, state, deterministic=True)
     value = ppo_jax.make_value_fn(GRU_CONFIG, state)
-    env, params = ppo_jax.envs.make_env("CartPole-v1").env, None
+    env = ppo_jax.envs.make_env("CartPole-v1").env
     carry = act.initial_carry((3,))
     assert carry.shape == (3, 8)
     obs, env_state = jax.vmap(env.reset)(jax.random.split(jax.random.key(5), 3))
@@ -272,7 +272,6 @@ def test_recurrent_policy_is_stateful_and_matches_evaluate(gru_runs):
     np.testing.assert_allclose(one_carry, new_carry[1], rtol=1e-6)
     returns = ppo_jax.evaluate(GRU_CONFIG, state, jax.random.key(3), num_episodes=4)
     assert returns.shape == (4,) and np.all(np.asarray(returns) >= 1)
-    del params
 
 
 @pytest.mark.parametrize("objective", ["none", "kl_penalty", "adaptive_kl"])
@@ -345,7 +344,7 @@ def test_register_network_feed_forward_and_recurrent():
 ])
 def test_recurrent_settings_are_validated(fields, message):
     with pytest.raises(ValueError, match=message):
-        tiny_config(num_envs=2, num_steps=8, num_minibatches=2, **fields)
+        tiny_config(**{"num_envs": 2, "num_steps": 8, "num_minibatches": 2, **fields})
 
 
 def test_masked_cartpole_hides_the_velocities():
@@ -374,3 +373,9 @@ def test_recurrent_cli_trains_saves_and_records_an_episode(train_script, load_sc
     assert config.network == "gru" and state.memory.hidden.shape == (2, 4, 8)
     load_script("evaluate").main([str(run), "--episodes", "2", "--gif", str(tmp_path / "ep.gif")])
     assert (tmp_path / "ep.gif").stat().st_size > 0
+
+
+def test_a_recurrent_agent_with_another_cell_size_is_refused_by_name(gru_runs):
+    state = gru_runs[1][0].state
+    with pytest.raises(ValueError, match=r"cell size 8.*cell size 16"):
+        ppo_jax.make_policy(GRU_CONFIG.replace(rnn_size=16), state)

@@ -97,12 +97,12 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--out", type=Path, default=REPO_ROOT / "scripts" / "results" / "memory_table")
     args = p.parse_args(argv)
     rows = []
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     for task in args.tasks:
         for network in args.networks:
             rows.append(run(task, network, args.num_seeds))
             print(markdown(rows[-1:]).splitlines()[-1], flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+            args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))  # after every row
     table = markdown(rows)
     args.out.with_suffix(".md").write_text(table + "\n")
     print(table)

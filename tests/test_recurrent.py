@@ -379,3 +379,12 @@ def test_a_recurrent_agent_with_another_cell_size_is_refused_by_name(gru_runs):
     state = gru_runs[1][0].state
     with pytest.raises(ValueError, match=r"cell size 8.*cell size 16"):
         ppo_jax.make_policy(GRU_CONFIG.replace(rnn_size=16), state)
+
+
+def test_recurrent_pbt_keeps_each_members_memory():
+    config = tiny_config(network="gru", hidden_sizes=(8,), rnn_size=8, num_updates=4)
+    res = ppo_jax.pbt(config, {"learning_rate": (1e-4, 1e-2, "log")}, population=4, ready_every=2)
+    assert np.all(np.isfinite(np.asarray(res.metrics["policy_loss"])))
+    memory = res.state.members.memory.hidden  # [seeds, members, envs, H]
+    assert memory.shape[-3:] == (4, 2, 8)
+    assert not np.allclose(memory[..., 0, :, :], memory[..., 1, :, :])

@@ -38,14 +38,17 @@ def test_available_envs_are_the_gymnax_registry_less_mnist_bandit():
     # MNISTBandit-bsuite downloads MNIST when built: it is excluded on purpose.
     assert "MNISTBandit-bsuite" in gymnax.registered_envs
     assert "MNISTBandit-bsuite" not in ENVS
-    assert sorted(ENVS) == sorted(set(gymnax.registered_envs) - {"MNISTBandit-bsuite"})
+    # ... and ppo_jax's own masked variants (MaskedCartPole-v1) are added.
+    masked = set(ppo_jax.envs.MASKED_ENVS)
+    assert sorted(ENVS) == sorted(set(gymnax.registered_envs) - {"MNISTBandit-bsuite"} | masked)
     with pytest.raises(ValueError, match="MNISTBandit-bsuite"):
         ppo_jax.PPOConfig(env="MNISTBandit-bsuite")
 
 
 @pytest.mark.parametrize("env_id", ENVS, ids=ENVS)
 def test_env_spaces_are_supported(env_id):
-    env, params = gymnax.make(env_id)
+    adapter = ppo_jax.envs.make_env(env_id)
+    env, params = adapter.env, adapter.env_params
     for space in (env.observation_space(params), env.action_space(params)):
         assert isinstance(space, (spaces.Discrete, spaces.Box))
 

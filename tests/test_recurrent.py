@@ -368,7 +368,8 @@ def test_recurrent_cli_trains_saves_and_records_an_episode(train_script, load_sc
     run = tmp_path / "run"
     train_script.main(["--env", "MaskedCartPole-v1", "--network", "gru", "--rnn-size", "8",
                        "--hidden-sizes", "8", "--total-timesteps", "1024", "--num-envs", "4",
-                       "--num-seeds", "2", "--out", str(run), "--no-progress", "--no-plot"])
+                       "--num-minibatches", "2", "--num-seeds", "2", "--out", str(run),
+                       "--no-progress", "--no-plot"])
     config, state = ppo_jax.load(run / "checkpoint")
     assert config.network == "gru" and state.memory.hidden.shape == (2, 4, 8)
     load_script("evaluate").main([str(run), "--episodes", "2", "--gif", str(tmp_path / "ep.gif")])

@@ -146,6 +146,13 @@ def final_return(name: str, out) -> float:
     return float(np.asarray(metrics["returned_episode_returns"])[..., -last:, :, :][ended].mean())
 
 
+def append_jsonl(path: Path, record: dict) -> None:
+    """Appends `record` to the JSON-lines file `path` (its folder made if missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
 def time_alternating(compiled: dict, rounds: int) -> tuple[dict, dict]:
     """Wall and process-CPU seconds of `rounds` runs of each compiled program
     ({name: (executable, args)}), alternating A B C, C B A, ... so that load
@@ -204,9 +211,7 @@ def main(argv=None) -> list[dict]:
               f"{med['purejaxrl']:.2f} s (medians of {args.rounds}); ours / theirs = "
               f"{record['ours_over_theirs']:.3f}; final returns {record['final_return']}", flush=True)
         if args.out is not None:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            with args.out.open("a") as f:
-                f.write(json.dumps(record) + "\n")
+            append_jsonl(args.out, record)
     return records
 
 

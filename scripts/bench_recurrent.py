@@ -15,7 +15,6 @@ sequence each). Reported: median wall seconds per run and the ratio to the MLP.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -28,7 +27,7 @@ sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
 import ppo_jax  # noqa: E402
-from bench_peer import time_alternating  # noqa: E402
+from bench_peer import append_jsonl, time_alternating  # noqa: E402
 
 RECURRENT = dict(hidden_sizes=(128,), activation="relu", rnn_size=128)
 
@@ -77,9 +76,7 @@ def main(argv=None) -> dict:
         print(f"{name}: {median[name]:.2f} s per run (median of {args.rounds}){ratio}; "
               f"compile {compile_s[name]:.1f} s; final return {final[name]:.1f}", flush=True)
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with args.out.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        append_jsonl(args.out, record)
     return record
 
 

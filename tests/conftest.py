@@ -21,6 +21,12 @@ import pytest
 
 import ppo_jax
 
+# The tests compare float32 maths against references at float32 tolerances. On
+# NVIDIA GPUs JAX's default precision runs float32 matrix products in TF32 (10
+# mantissa bits), which moved a GRU's outputs by 4e-4 from flax's cell on an H200;
+# full float32 makes a GPU run check what a CPU run checks. (No effect on CPU.)
+jax.config.update("jax_default_matmul_precision", "highest")
+
 # The programs of these tests run for milliseconds but take seconds to
 # compile. XLA:CPU's older (non-"fusion emitter") code generator at backend
 # optimization level 0 compiles a tiny training run 2-3x faster (measured on

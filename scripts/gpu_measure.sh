@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The GPU measurements of one lent H200 lease, as one command (see ../shared/gpu/README.md).
+# Here, once:  bash ../shared/gpu/prepare.sh                  (wheels into .whl/, git-excluded)
+# There:       bash scripts/gpu_measure.sh PHASE...            (device run, carry [".whl"])
+#
+# Phases run one after another, in the order given; each is stopped at the deadline.
+#   bench        CartPole population scaling: scripts/benchmark.py, populations 1, 4096, 1024
+#                and 64, one fresh process each (about 150 s on an H200).
+#   mlp:GAME     gymnax-blines' MinAtar settings and budget (10M steps, 64 envs x 128 steps,
+#                4 epochs x 8 minibatches, gamma 0.999, 2x256 relu MLP), learning rate 1e-3
+#                and 2e-3 (annealed), 16 seeds, one vmapped sweep (scripts/sweep.py; about
+#                75 s for Breakout on an H200, compile included).
+#   cnn:GAME     the same with the CNN torso (one 3x3x16 convolution, then 256 relu).
+#   tests        a fast part of the test suite (about 115 s).
+# Example, one lease:  bash scripts/gpu_measure.sh bench mlp:SpaceInvaders-MinAtar tests
+# Run one phase at a time: on the H200 lent here, four sweeps as concurrent processes
+# finished none in 400 s, and a second process could not open the device.
+# Everything lands in $OUT (at most 8 files come back): gpu.txt, bench_gpu.jsonl, tests.log,
+# and <phase>.tgz per sweep. Knobs for a dry run on a CPU: GPU_NO_WHEELS=1, GPU_BUDGET (steps
+# per agent), GPU_SEEDS, GPU_DEADLINE_S (seconds from the start; default 540).
+set -uo pipefail
+export PYTHONUNBUFFERED=1
+OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
+start=$(date +%s)
+deadline=$((start + ${GPU_DEADLINE_S:-540}))
+left() { local s=$((deadline - $(date +%s))); echo $((s > 1 ? s : 1)); }
+
+if [ "${GPU_NO_WHEELS:-0}" != 1 ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+      --target /tmp/site .whl/*.whl || exit 1
+  export PYTHONPATH=/tmp/site:$PWD
+fi
+{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null
+  python3 -c "import jax; from importlib.metadata import version as v; print(*(f'{p} {v(p)}' for p in ('jax', 'jaxlib', 'flax', 'optax', 'gymnax', 'distrax'))); print(jax.devices())"
+} 2>&1 | tee "$OUT/gpu.txt"
+
+sweep() {  # sweep NAME GAME EXTRA...: one MinAtar sweep, packed into $OUT/NAME.tgz
+  local name=$1 game=$2 dir=runs/gpu/$1 t
+  shift 2
+  mkdir -p "$dir"
+  t=$(date +%s)
+  timeout -k 10 "$(left)" python3 scripts/sweep.py --env "$game" --num-seeds "${GPU_SEEDS:-16}" \
+      --grid learning_rate=1e-3,2e-3 --set total_timesteps="${GPU_BUDGET:-10000000}" \
+      --set num_envs=64 --set num_steps=128 --set num_minibatches=8 --set update_epochs=4 \
+      --set activation=relu --set gamma=0.999 --set gae_lambda=0.95 --set ent_coef=0.01 \
+      --set vf_coef=0.5 --set max_grad_norm=0.5 "$@" --out "$dir" > "$dir/sweep.log" 2>&1
+  echo "$name: rc $? after $(( $(date +%s) - t )) s" | tee -a "$OUT/gpu.txt"
+  tail -4 "$dir/sweep.log" | tee -a "$OUT/gpu.txt"
+  gzip -f "$dir/sweep.csv" 2>/dev/null
+  tar czf "$OUT/${name//:/_}.tgz" -C runs/gpu "$name"
+}
+
+for phase in "$@"; do
+  case $phase in
+    bench)
+      timeout -k 10 "$(left)" python3 scripts/benchmark.py --env CartPole-v1 --populations 1 4096 1024 64 \
+          --repeats 1 --skip-sb3 --timeout 120 --out "$OUT/bench_gpu.jsonl" 2>&1 | tail -8 | tee -a "$OUT/gpu.txt" ;;
+    mlp:*) sweep "$phase" "${phase#mlp:}" --set hidden_sizes=256x256 ;;
+    cnn:*) sweep "$phase" "${phase#cnn:}" --set network=cnn --set hidden_sizes=256 ;;
+    tests)
+      timeout -k 10 "$(left)" python3 -m pytest -q -x -p no:cacheprovider -n 4 tests/test_gae.py \
+          tests/test_loss.py tests/test_train.py tests/test_recurrent.py > "$OUT/tests.log" 2>&1
+      echo "tests: rc $?" | tee -a "$OUT/tests.log"; tail -3 "$OUT/tests.log" ;;
+    *) echo "unknown phase $phase (bench, mlp:GAME, cnn:GAME, tests)"; exit 2 ;;
+  esac
+done
+echo "total $(( $(date +%s) - start )) s" | tee -a "$OUT/gpu.txt"

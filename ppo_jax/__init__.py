@@ -6,7 +6,7 @@ hyperparameters.
 """
 
 from ppo_jax.checkpoint import CheckpointError, checkpoint_info, load, save
-from ppo_jax.config import HParams, PPOConfig, available_envs, preset
+from ppo_jax.config import HParams, PPOConfig, available_envs, preset, preset_envs
 from ppo_jax import loggers
 from ppo_jax.evaluate import absolute_metric, best_state, evaluate, make_policy, make_value_fn
 from ppo_jax.loggers import JsonlLogger, TensorBoardLogger, WandbLogger, make_logger
@@ -48,6 +48,7 @@ __all__ = [
     "make_value_fn",
     "pbt",
     "preset",
+    "preset_envs",
     "random_search",
     "register_network",
     "save",

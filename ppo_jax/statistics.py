@@ -1,10 +1,11 @@
-"""Statistics over seeds: the final return of a run and bootstrap confidence intervals."""
+"""Statistics over seeds: the final return of a run, bootstrap confidence intervals, and
+aggregates over envs (the interquartile mean of normalized scores, as rliable)."""
 
 from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -96,3 +97,52 @@ def bootstrap_ci(samples: np.ndarray, confidence: float = 0.95, num_resamples: i
             low = np.where(np.isnan(low), np.nanpercentile(means, tail, axis=0, method="lower"), low)
             high = np.where(np.isnan(high), np.nanpercentile(means, 100 - tail, axis=0, method="higher"), high)
         return np.nanmean(samples, axis=0), low, high
+
+
+def interquartile_mean(scores: Any) -> float:
+    """Mean of the middle half of `scores` (every axis pooled): the 25% trimmed mean.
+
+    As rliable's IQM (scipy.stats.trim_mean(scores, 0.25, axis=None)): int(n / 4)
+    scores are cut at each end of the sorted n.
+    """
+    x = np.sort(np.asarray(scores, np.float64).ravel())
+    if x.size == 0:
+        raise ValueError("interquartile_mean of no scores")
+    cut = int(0.25 * x.size)
+    return float(x[cut:x.size - cut].mean())
+
+
+def normalized_score(score: Any, low: float, high: float) -> np.ndarray:
+    """(score - low) / (high - low): 0 at `low` (a random policy), 1 at `high` (a reference)."""
+    if not high > low:
+        raise ValueError(f"normalized_score needs high > low, got low={low}, high={high}")
+    return (np.asarray(score, np.float64) - low) / (high - low)
+
+
+def stratified_bootstrap_ci(
+    scores_by_task: Sequence[Any], statistic: Callable[[np.ndarray], float] = interquartile_mean,
+    confidence: float = 0.95, num_resamples: int = 2_000, seed: int = 0,
+) -> tuple[float, float, float]:
+    """An aggregate over tasks and its stratified percentile-bootstrap interval (rliable's).
+
+    Args:
+      scores_by_task: one 1-D array of per-seed scores per task (lengths may differ).
+      statistic: maps the pooled scores of every task to a number (default: IQM).
+      confidence: coverage of the interval.
+      num_resamples: resamples; each draws every task's seeds with replacement,
+        within that task, so every task keeps its weight.
+      seed: numpy seed of the resampling.
+
+    Returns:
+      (statistic of the scores, low, high).
+    """
+    tasks = [np.asarray(t, np.float64).ravel() for t in scores_by_task]
+    if not tasks or any(t.size == 0 for t in tasks):
+        raise ValueError("stratified_bootstrap_ci needs at least one score for every task")
+    rng = np.random.default_rng(seed)
+    draws = np.empty(num_resamples)
+    for i in range(num_resamples):
+        draws[i] = statistic(np.concatenate([t[rng.integers(0, t.size, t.size)] for t in tasks]))
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return statistic(np.concatenate(tasks)), float(low), float(high)

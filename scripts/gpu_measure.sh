@@ -11,6 +11,8 @@
 #                and 2e-3 (annealed), 16 seeds, one vmapped sweep (scripts/sweep.py; about
 #                75 s for Breakout on an H200, compile included).
 #   cnn:GAME     the same with the CNN torso (one 3x3x16 convolution, then 256 relu).
+#   table:GAME   the env's row of the returns table: scripts/returns_table.py --envs GAME
+#                --num-seeds 16 (the preset; the row file comes back as GAME.json).
 #   tests        a fast part of the test suite (about 115 s).
 # Example, one lease:  bash scripts/gpu_measure.sh bench mlp:SpaceInvaders-MinAtar tests
 # Run one phase at a time: on the H200 lent here, four sweeps as concurrent processes
@@ -57,11 +59,16 @@ for phase in "$@"; do
           --repeats 1 --skip-sb3 --timeout 120 --out "$OUT/bench_gpu.jsonl" 2>&1 | tail -8 | tee -a "$OUT/gpu.txt" ;;
     mlp:*) sweep "$phase" "${phase#mlp:}" --set hidden_sizes=256x256 ;;
     cnn:*) sweep "$phase" "${phase#cnn:}" --set network=cnn --set hidden_sizes=256 ;;
+    table:*)
+      mkdir -p runs/gpu/returns
+      timeout -k 10 "$(left)" python3 scripts/returns_table.py --envs "${phase#table:}" \
+          --num-seeds "${GPU_SEEDS:-16}" --rows runs/gpu/returns 2>&1 | grep -v "^|" | tail -5 | tee -a "$OUT/gpu.txt"
+      cp "runs/gpu/returns/${phase#table:}.json" "$OUT/" 2>/dev/null ;;
     tests)
       timeout -k 10 "$(left)" python3 -m pytest -q -x -p no:cacheprovider -n 4 tests/test_gae.py \
           tests/test_loss.py tests/test_train.py tests/test_recurrent.py > "$OUT/tests.log" 2>&1
       echo "tests: rc $?" | tee -a "$OUT/tests.log"; tail -3 "$OUT/tests.log" ;;
-    *) echo "unknown phase $phase (bench, mlp:GAME, cnn:GAME, tests)"; exit 2 ;;
+    *) echo "unknown phase $phase (bench, mlp:GAME, cnn:GAME, table:ENV, tests)"; exit 2 ;;
   esac
 done
 echo "total $(( $(date +%s) - start )) s" | tee -a "$OUT/gpu.txt"

@@ -1,16 +1,15 @@
-"""End-to-end learning tests: the default config and the published presets reach
-their return thresholds.
+"""End-to-end learning tests: the presets reach their return thresholds.
 
 Each test trains a vmapped population (`ppo_jax.train_seeds`, one compile) and
 scores every seed by its *final return* (`ppo_jax.statistics.final_return`, the
 library's one definition): the mean of `episode_return` over the last 10% of
-updates (`np.nanmean`: NaN marks an update in which no episode finished). The thresholds sit well below what was measured on three
-seed sets (seed=0, 1, 2), so the tests check learning, not luck; the measured
-numbers are in the README's presets section.
+updates (`np.nanmean`: NaN marks an update in which no episode finished). The
+thresholds sit well below what was measured, on the test's seeds and on others
+(each test's docstring; the README's presets section and scripts/results/returns/),
+so the tests check learning, not luck.
 
-Budgets, compiles included, in CPU time: CartPole (8 seeds x 5e5 steps) about
-55 s, Acrobot (4 x 5e5) about 40 s, Pendulum (4 x 2e5) about 25 s; about 2 min
-for the file on 2 cores.
+Budgets: CartPole 8 seeds x 1.5e5 steps, Catch 4 x 1e5, Breakout-MinAtar 2 x 2e5,
+Acrobot 4 x 5e5, Pendulum 4 x 2e5 (the file's run time is in the README's Tests section).
 """
 
 from __future__ import annotations
@@ -35,26 +34,33 @@ def describe(finals: np.ndarray) -> str:
 
 
 @pytest.mark.slow
-def test_cartpole_default_config_solves():
-    """Default PPOConfig: CartPole-v1 at 5e5 steps, 8 seeds.
+def test_cartpole_preset_solves_at_gymnax_blines_budget():
+    """CartPole-v1 preset at 150k steps (gymnax-blines' budget), 8 seeds.
 
-    Measured on seed sets 0, 1, 2 (24 seeds): 500 on 23; one (set 0, seed 4)
-    reached 500 at update 46 and ended near 370 after a late dip, which PPO
-    shows on CartPole now and then (float rounding decides which seed). The
-    per-seed floor allows such a dip; an agent that never learned ends near 20.
+    Measured: 500 on all 8 seeds of the preset search (seed=0, this test's seeds);
+    495.6 (min 469.5) on the returns table's 8 (seed=1000). The per-seed floor leaves room for PPO's occasional late dip
+    on CartPole; an agent that never learned ends near 20.
     """
-    config = ppo_jax.PPOConfig()
-    assert config.env == "CartPole-v1" and config.total_timesteps == 499_712  # 976 updates, about 5e5
+    config = ppo_jax.preset("CartPole-v1")
+    assert config.total_timesteps == 149_760  # 585 updates of 8 x 32
     finals = final_returns(ppo_jax.train_seeds(config, num_seeds=8, seed=SEED))
     assert finals.mean() >= 475.0, describe(finals)
     assert finals.min() >= 300.0, describe(finals)
 
 
 @pytest.mark.slow
+def test_catch_bsuite_preset_catches():
+    """Catch-bsuite preset at 100k steps, 4 seeds: +1 a catch, -1 a miss (random: about -0.6)."""
+    config = ppo_jax.preset("Catch-bsuite")
+    finals = final_returns(ppo_jax.train_seeds(config, num_seeds=4, seed=SEED))
+    assert finals.min() >= 0.9, describe(finals)
+
+
+@pytest.mark.slow
 def test_pendulum_preset_swings_up():
-    """Pendulum-v1 preset (continuous actions, obs + reward normalization), 4 seeds."""
-    config = ppo_jax.preset("Pendulum-v1")
-    assert config.total_timesteps <= 1_000_000
+    """Pendulum-v1 preset (continuous actions, obs + reward normalization) at 2e5 of
+    its 1e6 steps, 4 seeds."""
+    config = ppo_jax.preset("Pendulum-v1", total_timesteps=198_656)  # 97 updates of 2048
     assert config.normalize_observations and config.normalize_rewards
     finals = final_returns(ppo_jax.train_seeds(config, num_seeds=4, seed=SEED))
     assert finals.mean() >= -250.0, describe(finals)
@@ -68,3 +74,17 @@ def test_acrobot_preset_swings_up():
     finals = final_returns(ppo_jax.train_seeds(config, num_seeds=4, seed=SEED))
     assert finals.mean() >= -100.0, describe(finals)
     assert finals.min() >= -120.0, describe(finals)
+
+
+@pytest.mark.slow
+def test_breakout_minatar_preset_learns_at_a_ci_budget():
+    """Breakout-MinAtar preset (gymnax-blines' settings, 2x256 relu MLP) at 196,608 of its
+    10M steps (24 updates of 64 x 128), 2 seeds.
+
+    Measured on seed sets 0 and 1: final returns 5.95, 5.87 and 5.82, 5.52, rising
+    steadily (0.35 at the first updates); the untrained policy scores about 0.4. At
+    10M steps the preset reaches 52.5 (16 seeds on a GPU; gymnax's PPO: 28).
+    """
+    config = ppo_jax.preset("Breakout-MinAtar", total_timesteps=196_608)
+    finals = final_returns(ppo_jax.train_seeds(config, num_seeds=2, seed=SEED))
+    assert finals.min() >= 3.0, describe(finals)

@@ -1,6 +1,6 @@
 """notebooks/quickstart.ipynb executes top to bottom (nbclient) on a tiny budget.
 
-PPO_JAX_NOTEBOOK_BUDGET selects the env steps per agent: 1024 here, i.e. two
+PPO_JAX_NOTEBOOK_BUDGET selects the env steps per agent: 1024 here, i.e. four
 CartPole updates, so the run checks every cell's plumbing, not learning. The
 kernel runs in a temporary folder and inherits XLA_FLAGS and the rest of the
 environment.

@@ -52,7 +52,9 @@ def test_help_lists_every_field_with_default():
     fields = [f for f in ppo_jax.config.STATIC_FIELDS] + list(ppo_jax.config.HPARAM_FIELDS)
     for name in fields + ["num_seeds", "seed", "out", "resume", "checkpoint_every"]:
         assert f"--{name.replace('_', '-')}" in text, name
-    assert "(default: 0.00025)" in text and "(default: 64 64)" in text and f"(default: {ppo_jax.PPOConfig().total_timesteps})" in text
+    preset = ppo_jax.preset("CartPole-v1")  # the default env's preset gives the defaults shown
+    assert f"(default: {preset.hparams.learning_rate})" in text and "(default: 64 64)" in text
+    assert f"(default: {preset.total_timesteps})" in text and "(default: relu)" in text
     assert "Adam step size" in text  # the meaning, from the PPOConfig / HParams docstrings
 
 

@@ -1,0 +1,45 @@
+"""Every preset: it is built without a rounding warning, and its own settings (envs,
+steps, minibatches, network) train to finite numbers: one update here (a smoke test per
+env), or a whole learning test elsewhere. What each preset reaches is measured by
+scripts/returns_table.py and the learning tests."""
+
+from __future__ import annotations
+
+import warnings
+
+import jax
+import numpy as np
+import pytest
+from conftest import jit_fast
+
+import ppo_jax
+
+# Presets whose own settings a learning test trains (tests/test_learning.py,
+# test_recurrent_learning.py, test_suites_learning.py); the rest get one update here.
+LEARNING_TESTED = ("CartPole-v1", "Acrobot-v1", "Pendulum-v1", "Catch-bsuite", "Breakout-MinAtar",
+                   "MaskedCartPole-v1", "navix/Navix-Empty-8x8-v0", "brax/inverted_pendulum")
+
+
+@pytest.mark.parametrize("env_id", ppo_jax.preset_envs())
+def test_every_preset_has_a_budget_of_whole_updates(env_id):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        config = ppo_jax.preset(env_id)
+    assert not [w for w in caught if issubclass(w.category, UserWarning)], [str(w.message) for w in caught]
+    assert config.env == env_id and config.steps_run == config.total_timesteps
+
+
+@pytest.mark.parametrize("env_id", [e for e in ppo_jax.preset_envs() if e not in LEARNING_TESTED])
+def test_every_other_preset_trains_one_update_of_its_settings(env_id):
+    config = ppo_jax.preset(env_id)
+    one_update = config.replace(total_timesteps=config.batch_size)
+    out = jit_fast(ppo_jax.make_train(one_update))(jax.random.key(0))
+    for name in ("policy_loss", "value_loss", "entropy", "grad_norm"):
+        assert np.isfinite(np.asarray(out.metrics[name])).all(), name
+    assert not np.asarray(out.metrics["diverged"]).any()
+
+
+def test_preset_envs_lists_the_tuned_envs_and_only_valid_ids():
+    envs = ppo_jax.preset_envs()
+    assert set(LEARNING_TESTED) <= set(envs)
+    assert set(envs) <= set(ppo_jax.available_envs(suites=True))

@@ -124,7 +124,7 @@ def measure(env_id: str, num_seeds: int, seed: int = 0, budget: int | None = Non
     mean, low, high = bootstrap_ci(finals)
     machine = machine_info()
     return {
-        "env": env_id, "budget": config.steps_run, "num_seeds": num_seeds, "seed": seed,
+        "env": env_id, "preset": env_id in ppo_jax.preset_envs(), "budget": config.steps_run, "num_seeds": num_seeds, "seed": seed,
         "final_return": finals.tolist(), "mean": float(mean), "ci_low": float(low),
         "ci_high": float(high), "min": float(finals.min()), "wall_s": round(wall, 2),
         "untrained_return": untrained_return(config, seed),
@@ -183,12 +183,16 @@ def fmt(x: float) -> str:
 
 
 def markdown(rows: dict[str, dict]) -> str:
+    import ppo_jax
+
+    tuned = set(ppo_jax.preset_envs())
     lines = ["| env | budget | final return: mean [95% CI] | min | seeds | wall | machine | "
              "gymnax PPO | vs reference |", "|---|---:|---|---:|---:|---:|---|---:|---|"]
     for env in [e for e in ENVS if e in rows] + sorted(set(rows) - set(ENVS)):
         r = rows[env]
         ref = "" if r.get("reference") is None else fmt(r["reference"])
-        lines.append(f"| `{env}` | {r['budget']:,} | {fmt(r['mean'])} [{fmt(r['ci_low'])}, "
+        name = f"`{env}`" if r.get("preset", env in tuned) else f"`{env}` (defaults)"
+        lines.append(f"| {name} | {r['budget']:,} | {fmt(r['mean'])} [{fmt(r['ci_low'])}, "
                      f"{fmt(r['ci_high'])}] | {fmt(r['min'])} | {r['num_seeds']} | "
                      f"{r['wall_s']:,.0f} s | {machine_label(r)} | {ref} | {verdict(r)} |")
     agg = aggregate(rows)
@@ -196,9 +200,15 @@ def markdown(rows: dict[str, dict]) -> str:
         lines += ["", f"IQM of normalized scores over {len(agg['envs'])} envs: **{agg['iqm']:.3f}** "
                       f"(95% stratified-bootstrap CI {agg['ci_low']:.3f} to {agg['ci_high']:.3f}); "
                       "1 = gymnax's PPO reference, 0 = the untrained policy."]
+        if any(not rows[e].get("preset", e in tuned) for e in rows):
+            lines.append("(defaults): no preset yet; the row is `PPOConfig(env=...)`'s defaults.")
+        unreferenced = [e for e in agg["excluded"] if rows[e].get("reference") is None]
+        if unreferenced:
+            lines.append(f"Not in the aggregate, for want of a gymnax PPO reference: {', '.join(unreferenced)}.")
         for env in agg["excluded"]:
-            why = NOT_ANCHORS.get(env, "no reference above the untrained policy's return")
-            lines.append(f"Not in the aggregate: {env} ({why}).")
+            if env not in unreferenced:
+                why = NOT_ANCHORS.get(env, "its reference is not above the untrained policy's return")
+                lines.append(f"Not in the aggregate: {env} ({why}).")
     return "\n".join(lines) + "\n"
 
 

@@ -1,7 +1,16 @@
-"""The PPO paper's Table 1 (surrogate objectives compared) on gymnax's continuous envs.
+"""The PPO paper's Table 1 (surrogate objectives compared) on gymnax's continuous envs,
+or with --brax on the paper's own seven MuJoCo tasks in Brax.
 
     python scripts/ablation.py                                  # 1e6 steps x 3 seeds, as the paper
     python scripts/ablation.py --budget 100000 --seeds 2 --out scripts/results
+    python scripts/ablation.py --brax                           # the paper's 7 tasks, 1e6 x 3 (a GPU)
+    python scripts/ablation.py --brax --envs brax/inverted_pendulum brax/inverted_double_pendulum \
+        --budget 100000 --seeds 2                               # what a 2-core CPU fits
+
+With --brax the outputs are named ablation_brax.* and the envs default to
+halfcheetah, hopper, inverted_double_pendulum, inverted_pendulum, reacher,
+swimmer and walker2d (`--brax-backend`, default "generalized"; episodes of
+1000 steps as the paper's MuJoCo tasks).
 
 Schulman et al. (2017, arXiv 1707.06347), section 6.1 and Table 1: eleven
 settings of the surrogate objective, each trained on every env with a few
@@ -47,6 +56,10 @@ from ppo_jax.envs import make_env  # noqa: E402
 
 DEFAULT_REFERENCE = REPO_ROOT / "scripts" / "reference" / "ppo-paper-table1.csv"
 DEFAULT_ENVS = ("Pendulum-v1", "MountainCarContinuous-v0", "Reacher-misc", "Swimmer-misc")
+# The paper's seven MuJoCo tasks (section 6.1), all in Brax.
+PAPER_BRAX_ENVS = tuple(f"brax/{name}" for name in (
+    "halfcheetah", "hopper", "inverted_double_pendulum", "inverted_pendulum", "reacher", "swimmer",
+    "walker2d"))
 
 # Table 1's rows, named exactly as in the reference CSV, and their settings.
 SETTINGS: tuple[tuple[str, dict], ...] = (
@@ -65,7 +78,7 @@ SETTINGS: tuple[tuple[str, dict], ...] = (
 COLORS = {"none": "black", "clip": "tab:blue", "adaptive_kl": "tab:green", "kl_penalty": "tab:red"}
 
 
-def base_config(env_id: str, budget: int, num_envs: int) -> ppo_jax.PPOConfig:
+def base_config(env_id: str, budget: int, num_envs: int, env_options: dict | None = None) -> ppo_jax.PPOConfig:
     """The paper's MuJoCo settings (Table 3) for one env and budget.
 
     Horizon 2048 is split over `num_envs` parallel envs (the batch stays 2048
@@ -76,12 +89,13 @@ def base_config(env_id: str, budget: int, num_envs: int) -> ppo_jax.PPOConfig:
     without it the value net of Pendulum, returns ~ -1000, does not catch up
     at small budgets). No gradient clipping (the paper has none): a huge
     max_grad_norm. No value clipping, so clip_eps changes the policy
-    objective only.
+    objective only. `env_options`: the suite's (Brax: backend, episode_length).
     """
     if 2048 % num_envs:
         raise ValueError(f"--num-envs must divide the paper's horizon 2048, got {num_envs}")
     return ppo_jax.PPOConfig(
-        env=env_id, total_timesteps=budget, num_envs=num_envs, num_steps=2048 // num_envs,
+        env=env_id, env_options=env_options or {}, total_timesteps=budget, num_envs=num_envs,
+        num_steps=2048 // num_envs,
         num_minibatches=32, update_epochs=10, hidden_sizes=(64, 64), activation="tanh",
         anneal_lr=True, normalize_observations=True, normalize_rewards=True,
         clip_value_loss=False,
@@ -93,12 +107,13 @@ def base_config(env_id: str, budget: int, num_envs: int) -> ppo_jax.PPOConfig:
 # ------------------------------------------------------------- scoring ---
 
 
-def random_policy_return(env_id: str, num_episodes: int = 100, seed: int = 0) -> float:
+def random_policy_return(env_id: str, num_episodes: int = 100, seed: int = 0,
+                         env_options: dict | None = None) -> float:
     """Mean return of uniformly random actions (within the action box) over full episodes."""
-    adapter = make_env(env_id)
+    adapter = make_env(env_id, env_options=tuple(sorted((env_options or {}).items())))
     spec = adapter.spec
     low, high = jnp.asarray(spec.action_low), jnp.asarray(spec.action_high)
-    max_steps = int(adapter.env_params.max_steps_in_episode)
+    max_steps = int(adapter.max_episode_steps)  # the time limit: every episode has ended by then
 
     def episode(key):
         key, reset_key = jax.random.split(key)
@@ -177,7 +192,7 @@ def run_env(env_id: str, args) -> dict:
     dispatches them all at once, and on a 2-core CPU that deadlocked here
     (building the next group's env while the first group ran).
     """
-    config = base_config(env_id, args.budget, args.num_envs)
+    config = base_config(env_id, args.budget, args.num_envs, env_options(env_id, args))
     start, num_compiles, metrics = time.time(), 0, {}
     for objective in dict.fromkeys(s["objective"] for _, s in SETTINGS):
         rows = [i for i, (_, s) in enumerate(SETTINGS) if s["objective"] == objective]
@@ -200,9 +215,15 @@ def run_env(env_id: str, args) -> dict:
     }
 
 
+def env_options(env_id: str, args) -> dict:
+    """The suite options of `env_id`: Brax's backend (episodes of 1000 steps, Brax's default)."""
+    return {"backend": args.brax_backend} if env_id.startswith("brax/") else {}
+
+
 def cached_run_env(env_id: str, args) -> dict:
     """run_env, saved to --out/raw/ENV.npz; with --resume, a matching saved run is reused."""
-    path = args.out / "raw" / f"{env_id}.npz"
+    suffix = "".join(f"_{v}" for v in env_options(env_id, args).values())  # the Brax backend
+    path = args.out / "raw" / f"{env_id.replace('/', '_')}{suffix}.npz"
     key = np.array([args.budget, args.seeds, args.seed, args.num_envs, args.last_episodes])
     if args.resume and path.exists():
         saved = np.load(path, allow_pickle=False)
@@ -372,7 +393,13 @@ def parse_args(argv=None):
     p.add_argument("--budget", type=int, default=1_000_000, help="env steps per run (paper: 1e6)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per setting and env (paper: 3)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--envs", nargs="+", default=list(DEFAULT_ENVS))
+    p.add_argument("--brax", action="store_true",
+                   help="the paper's MuJoCo tasks in Brax (default envs: " + ", ".join(PAPER_BRAX_ENVS)
+                        + "); outputs ablation_brax.*")
+    p.add_argument("--brax-backend", default="generalized",
+                   help="Brax physics backend for brax/ envs (generalized, positional, spring, mjx)")
+    p.add_argument("--envs", nargs="+", default=None,
+                   help=f"env ids (default: {', '.join(DEFAULT_ENVS)}; with --brax, the paper's 7)")
     p.add_argument("--num-envs", type=int, default=8,
                    help="parallel envs per agent; the horizon 2048 is split over them")
     p.add_argument("--last-episodes", type=int, default=100, help="episodes a score averages")
@@ -385,11 +412,17 @@ def parse_args(argv=None):
                         "the others still get their per-env column")
     p.add_argument("--resume", action="store_true",
                    help="reuse envs already run with the same settings (--out/raw/ENV.npz)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.envs is None:
+        args.envs = list(PAPER_BRAX_ENVS if args.brax else DEFAULT_ENVS)
+    for env in args.envs:  # bad ids and options fail here, before anything compiles
+        ppo_jax.PPOConfig(env=env, env_options=env_options(env, args))
+    return args
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    name = "ablation_brax" if args.brax else "ablation"
     reference = read_reference(args.reference) if args.reference.exists() else {}
     if not reference:
         print(f"warning: no reference table at {args.reference}; the paper column is empty",
@@ -397,7 +430,8 @@ def main(argv=None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     results, random_returns = {}, {}
     for env in args.envs:
-        random_returns[env] = random_policy_return(env, args.random_episodes, args.seed)
+        random_returns[env] = random_policy_return(env, args.random_episodes, args.seed,
+                                                   env_options(env, args))
         results[env] = cached_run_env(env, args)
         scores = np.nanmean(results[env]["scores"], axis=1)
         print(f"{env}: {results[env]['seconds']:.0f}s, {results[env]['num_compiles']} compiles, "
@@ -408,10 +442,10 @@ def main(argv=None) -> dict:
     average = [e for e in args.envs if e in (args.average_envs or args.envs)]
     summary = summarize(results, random_returns, reference, average) if average != list(results) else all_envs
     table = markdown(summary, results, random_returns, args, seconds, all_envs)
-    (args.out / "ablation.md").write_text(table)
-    (args.out / "ablation.json").write_text(
+    (args.out / f"{name}.md").write_text(table)
+    (args.out / f"{name}.json").write_text(
         json.dumps(to_json(summary, results, random_returns, args, seconds), indent=1))
-    figure(summary, results, random_returns, args.out / "ablation.png")
+    figure(summary, results, random_returns, args.out / f"{name}.png")
     print(table)
     return summary
 

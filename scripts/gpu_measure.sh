@@ -13,6 +13,14 @@
 #   cnn:GAME     the same with the CNN torso (one 3x3x16 convolution, then 256 relu).
 #   table:GAME   the env's row of the returns table: scripts/returns_table.py --envs GAME
 #                --num-seeds 16 (the preset; the row file comes back as GAME.json).
+#   ablation-brax  the PPO paper's Table 1 on its seven MuJoCo tasks in Brax, 1M steps x 3
+#                seeds (scripts/ablation.py --brax --brax-backend mjx; results to $OUT/ablation.tgz).
+#                Needs Brax's wheels in .whl as well (untried on the device so far):
+#                python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#                  --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 -d .whl \
+#                  brax==0.14.2 mujoco==4.0.1 mujoco-core==4.0.1 mujoco-mjx==3.17.0 trimesh etils \
+#                  ml-collections jaxopt glfw pyopengl mujoco-studio dm-env
+#                Budget it: 7 tasks x 4 objective compiles, and more than one lease.
 #   tests        a fast part of the test suite (about 115 s).
 # Example, one lease:  bash scripts/gpu_measure.sh bench mlp:SpaceInvaders-MinAtar tests
 # Run one phase at a time: on the H200 lent here, four sweeps as concurrent processes
@@ -64,11 +72,16 @@ for phase in "$@"; do
       timeout -k 10 "$(left)" python3 scripts/returns_table.py --envs "${phase#table:}" \
           --num-seeds "${GPU_SEEDS:-16}" --rows runs/gpu/returns 2>&1 | grep -v "^|" | tail -5 | tee -a "$OUT/gpu.txt"
       cp "runs/gpu/returns/${phase#table:}.json" "$OUT/" 2>/dev/null ;;
+    ablation-brax)
+      mkdir -p runs/gpu/ablation
+      timeout -k 10 "$(left)" python3 scripts/ablation.py --brax --brax-backend mjx --resume \
+          --out runs/gpu/ablation 2>&1 | tail -30 | tee -a "$OUT/gpu.txt"
+      tar czf "$OUT/ablation.tgz" -C runs/gpu ablation ;;
     tests)
       timeout -k 10 "$(left)" python3 -m pytest -q -x -p no:cacheprovider -n 4 tests/test_gae.py \
           tests/test_loss.py tests/test_train.py tests/test_recurrent.py > "$OUT/tests.log" 2>&1
       echo "tests: rc $?" | tee -a "$OUT/tests.log"; tail -3 "$OUT/tests.log" ;;
-    *) echo "unknown phase $phase (bench, mlp:GAME, cnn:GAME, table:ENV, tests)"; exit 2 ;;
+    *) echo "unknown phase $phase (bench, mlp:GAME, cnn:GAME, table:ENV, ablation-brax, tests)"; exit 2 ;;
   esac
 done
 echo "total $(( $(date +%s) - start )) s" | tee -a "$OUT/gpu.txt"

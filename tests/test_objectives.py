@@ -542,3 +542,14 @@ def test_ablation_settings_are_the_papers_rows():
     assert len(names) == 11 and len({s["objective"] for _, s in ablation.SETTINGS}) == 4
     assert ablation.DEFAULT_REFERENCE.is_relative_to(ablation.REPO_ROOT)  # ships with the repo
     assert list(ablation.read_reference(ablation.DEFAULT_REFERENCE)) == names
+
+
+def test_ablation_brax_mode_runs_the_papers_seven_tasks_and_checks_options_first():
+    ablation = load_ablation()
+    args = ablation.parse_args(["--brax"])
+    assert args.envs == list(ablation.PAPER_BRAX_ENVS) and len(args.envs) == 7
+    assert ablation.env_options("brax/hopper", args) == {"backend": "generalized"}
+    assert ablation.env_options("Pendulum-v1", args) == {}
+    assert ablation.parse_args([]).envs == list(ablation.DEFAULT_ENVS)
+    with pytest.raises(ValueError, match="backend"):  # named, before anything compiles
+        ablation.parse_args(["--brax", "--brax-backend", "warp-drive"])

@@ -412,7 +412,8 @@ def test_bad_input_raises_before_compiling(changes, match):
 
 # --------------------------------------------------------------------- CLI ---
 CLI_SET = ["--set", "total_timesteps=96", "--set", "num_envs=2", "--set", "num_steps=16",
-           "--set", "num_minibatches=2", "--set", "update_epochs=1", "--set", "hidden_sizes=8"]
+           "--set", "num_minibatches=2", "--set", "update_epochs=1", "--set", "hidden_sizes=8",
+           "--set", "activation=tanh", "--set", "learning_rate=2.5e-4"]  # CONFIG: the defaults, not the preset's
 CLI_RUN = [*CLI_SET, "--space", "learning_rate=1e-4:1e-2:log", "--space", "ent_coef=0:0.05",
            "--population", "4", "--ready-every", "1", "--num-seeds", "2", "--seed", "0",
            "--truncation", "0.5", "--no-progress"]

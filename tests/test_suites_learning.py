@@ -27,10 +27,10 @@ def test_navix_empty_room_is_solved_on_every_seed():
 
 @pytest.mark.slow
 def test_brax_inverted_pendulum_balances_on_every_seed():
-    """brax/inverted_pendulum preset at half its budget (262,144 steps), 4 seeds: at least
-    950 of 1000 on every seed (measured at the full budget: 979 to 1000, and 1000 from
-    about 150k steps)."""
-    config = ppo_jax.preset("brax/inverted_pendulum", total_timesteps=262_144)
+    """brax/inverted_pendulum preset (524,288 steps), 4 seeds: at least 950 of 1000 on
+    every seed (measured: 979 to 1000, and 1000 from about 150k steps). At half the
+    budget one seed of these 4 ended at 909 with mujoco 4.0.1 (1000 before)."""
+    config = ppo_jax.preset("brax/inverted_pendulum")
     out = ppo_jax.train_seeds(config, num_seeds=4, seed=0)
     finals = out.final_return()
     assert np.all(finals >= 950.0), finals.round(1).tolist()

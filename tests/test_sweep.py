@@ -261,7 +261,7 @@ def test_cli_writes_summary_frame_and_plot(tmp_path, grid_result, capsys):
     cli = util.module_from_spec(spec)
     spec.loader.exec_module(cli)
     sets = ["total_timesteps=96", "num_envs=2", "num_steps=16", "num_minibatches=2",
-            "update_epochs=1", "hidden_sizes=8"]
+            "update_epochs=1", "hidden_sizes=8", "activation=tanh"]  # grid_result's: the defaults
     argv = [arg for s in sets for arg in ("--set", s)] + [
         "--grid", "learning_rate=1e-4,3e-4,1e-3", "--grid", "clip_eps=0.1,0.2",
         "--num-seeds", "4", "--out", str(tmp_path)]

@@ -2,9 +2,10 @@
 the scripts in scripts/ loaded as modules.
 
 Nothing here is autouse: it only provides fixtures that tests ask for by name.
-One hook: under CI (the `CI` environment variable set to true, as `.ci/run`
-does), a skipped test fails, so that a missing extra or file can never turn
-into a silently green run.
+Two hooks: the longest files are collected first (LONGEST_FIRST); and under
+CI (the `CI` environment variable set to true, as `.ci/run` does), a skipped
+test fails, so that a missing extra or file can never turn into a silently
+green run.
 """
 
 from __future__ import annotations
@@ -72,6 +73,20 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, where every test must run: {reason}"
+
+
+# The files with the longest tests, longest first. Under `-n 2 --dist loadfile`
+# (pyproject) each worker takes the next file in collection order, so putting these
+# first keeps one long file from running alone at the end (longest-first scheduling).
+LONGEST_FIRST = ("test_recurrent_learning.py", "test_suites_learning.py", "test_learning.py",
+                 "test_pbt.py", "test_recurrent.py", "test_env_protocol.py", "test_eval_training.py",
+                 "test_notebook.py", "test_divergence.py", "test_sweep.py", "test_objectives.py",
+                 "test_presets.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept
 
 
 def pytest_configure(config):

@@ -8,7 +8,7 @@ thresholds sit well below what was measured, on the test's seeds and on others
 (each test's docstring; the README's presets section and scripts/results/returns/),
 so the tests check learning, not luck.
 
-Budgets: CartPole 8 seeds x 1.5e5 steps, Catch 4 x 1e5, Breakout-MinAtar 2 x 2e5,
+Budgets: CartPole 8 seeds x 1.5e5 steps, Catch 4 x 1e5, Breakout-MinAtar 2 x 1e5,
 Acrobot 4 x 5e5, Pendulum 4 x 2e5 (the file's run time is in the README's Tests section).
 """
 
@@ -78,13 +78,14 @@ def test_acrobot_preset_swings_up():
 
 @pytest.mark.slow
 def test_breakout_minatar_preset_learns_at_a_ci_budget():
-    """Breakout-MinAtar preset (gymnax-blines' settings, 2x256 relu MLP) at 196,608 of its
-    10M steps (24 updates of 64 x 128), 2 seeds.
+    """Breakout-MinAtar preset (gymnax-blines' settings, 2x256 relu MLP) at 98,304 of its
+    10M steps (12 updates of 64 x 128), 2 seeds.
 
-    Measured on seed sets 0 and 1: final returns 5.95, 5.87 and 5.82, 5.52, rising
-    steadily (0.35 at the first updates); the untrained policy scores about 0.4. At
-    10M steps the preset reaches 52.5 (16 seeds on a GPU; gymnax's PPO: 28).
+    Measured on seed sets 0 and 1: final returns 3.50, 3.22 and 3.07, 3.42 (at 24
+    updates: 5.5 to 6.0), from about 0.35 at the first updates; the untrained policy
+    scores about 0.4. At 10M steps the preset reaches 52.5 (16 seeds on a GPU;
+    gymnax's PPO: 28).
     """
-    config = ppo_jax.preset("Breakout-MinAtar", total_timesteps=196_608)
+    config = ppo_jax.preset("Breakout-MinAtar", total_timesteps=98_304)
     finals = final_returns(ppo_jax.train_seeds(config, num_seeds=2, seed=SEED))
-    assert finals.min() >= 3.0, describe(finals)
+    assert finals.min() >= 2.0, describe(finals)

@@ -1,6 +1,7 @@
 """Every preset: it is built without a rounding warning, and its own settings (envs,
 steps, minibatches, network) train to finite numbers: one update here (a smoke test per
-env), or a whole learning test elsewhere. What each preset reaches is measured by
+env), or a whole learning test elsewhere (of its twin, for presets that are another's
+settings on a sibling env). What each preset reaches is measured by
 scripts/returns_table.py and the learning tests."""
 
 from __future__ import annotations
@@ -29,7 +30,19 @@ def test_every_preset_has_a_budget_of_whole_updates(env_id):
     assert config.env == env_id and config.steps_run == config.total_timesteps
 
 
-@pytest.mark.parametrize("env_id", [e for e in ppo_jax.preset_envs() if e not in LEARNING_TESTED])
+# Presets that are another preset's settings on a sibling env: the learning test of
+# that preset trains the settings, and the envs run in test_envs.py's MinAtar smoke runs.
+SAME_SETTINGS_AS = {game: "Breakout-MinAtar" for game in
+                    ("Asterix-MinAtar", "Freeway-MinAtar", "SpaceInvaders-MinAtar", "Seaquest-MinAtar")}
+
+
+def test_the_other_minatar_presets_are_breakouts_settings():
+    for env_id, twin in SAME_SETTINGS_AS.items():
+        assert ppo_jax.preset(env_id) == ppo_jax.preset(twin).replace(env=env_id)
+
+
+@pytest.mark.parametrize("env_id", [e for e in ppo_jax.preset_envs()
+                                    if e not in LEARNING_TESTED and e not in SAME_SETTINGS_AS])
 def test_every_other_preset_trains_one_update_of_its_settings(env_id):
     config = ppo_jax.preset(env_id)
     one_update = config.replace(total_timesteps=config.batch_size)

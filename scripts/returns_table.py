@@ -78,16 +78,15 @@ def row_path(env_id: str, rows_dir: Path = ROWS_DIR) -> Path:
 
 def curve(episode_return, batch_size: int, points: int = CURVE_POINTS) -> dict:
     """Per-seed learning curves [S, U] averaged into at most `points` bins of updates."""
+    import warnings
+
     import numpy as np
 
     returns = np.asarray(episode_return, np.float64)
     edges = np.linspace(0, returns.shape[1], min(points, returns.shape[1]) + 1).astype(int)
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a bin with no finished episode
-            binned = np.stack([np.nanmean(returns[:, a:b], axis=1) for a, b in zip(edges[:-1], edges[1:])], 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a bin with no finished episode: NaN
+        binned = np.stack([np.nanmean(returns[:, a:b], axis=1) for a, b in zip(edges[:-1], edges[1:])], 1)
     return {"steps": [int(b * batch_size) for b in edges[1:]],
             "per_seed": [[None if math.isnan(v) else round(float(v), 5) for v in seed] for seed in binned]}
 

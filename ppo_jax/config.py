@@ -562,9 +562,10 @@ for _game in ("Asterix-MinAtar", "Freeway-MinAtar", "SpaceInvaders-MinAtar", "Se
     _PRESETS[_game] = _PRESETS["Breakout-MinAtar"]
 
 
-# bsuite, FourRooms and MountainCar, from scripts/tune_presets.sh: gymnax-blines' settings (2x64 relu, 32-step
-# rollouts, 4 epochs x 4 minibatches) and budgets, the best of lr 5e-4, 1e-3 and
-# 2.5e-3 (annealed) over 8 seeds; scripts/results/tuning/<env>/summary.csv.
+# bsuite, FourRooms and MountainCar, from scripts/tune_presets.sh: gymnax-blines'
+# settings (2x64 relu, 32-step rollouts, 4 epochs x 4 minibatches) and budgets, the
+# best of lr 5e-4, 1e-3 and 2.5e-3 (annealed) over 8 seeds;
+# scripts/results/tuning/<env>/summary.csv. (MountainCarContinuous: see its entry.)
 _BLINES = dict(num_steps=32, activation="relu")
 _PRESETS.update({
     "Catch-bsuite": (dict(total_timesteps=99_840, num_envs=16, **_BLINES),  # 0.999 (0.995 to 0.999)

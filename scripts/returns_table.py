@@ -123,7 +123,8 @@ def measure(env_id: str, num_seeds: int, seed: int = 0, budget: int | None = Non
     mean, low, high = bootstrap_ci(finals)
     machine = machine_info()
     return {
-        "env": env_id, "preset": env_id in ppo_jax.preset_envs(), "budget": config.steps_run, "num_seeds": num_seeds, "seed": seed,
+        "env": env_id, "preset": env_id in ppo_jax.preset_envs(), "budget": config.steps_run,
+        "num_seeds": num_seeds, "seed": seed,
         "final_return": finals.tolist(), "mean": float(mean), "ci_low": float(low),
         "ci_high": float(high), "min": float(finals.min()), "wall_s": round(wall, 2),
         "untrained_return": untrained_return(config, seed),
@@ -177,6 +178,16 @@ def aggregate(rows: dict[str, dict]) -> dict | None:
             "excluded": sorted(set(rows) - set(used))}
 
 
+def table_order(rows: dict[str, dict]) -> list[str]:
+    """The envs of `rows` in the table's order: ENVS' groups, then any others by name."""
+    return [e for e in ENVS if e in rows] + sorted(set(rows) - set(ENVS))
+
+
+def runs_a_preset(row: dict, tuned: set[str]) -> bool:
+    """Whether the row trained a preset (rows from before the "preset" key: is it one now)."""
+    return row.get("preset", row["env"] in tuned)
+
+
 def fmt(x: float) -> str:
     return f"{x:,.1f}" if abs(x) >= 10 else f"{x:.3f}"
 
@@ -187,10 +198,10 @@ def markdown(rows: dict[str, dict]) -> str:
     tuned = set(ppo_jax.preset_envs())
     lines = ["| env | budget | final return: mean [95% CI] | min | seeds | wall | machine | "
              "gymnax PPO | vs reference |", "|---|---:|---|---:|---:|---:|---|---:|---|"]
-    for env in [e for e in ENVS if e in rows] + sorted(set(rows) - set(ENVS)):
+    for env in table_order(rows):
         r = rows[env]
         ref = "" if r.get("reference") is None else fmt(r["reference"])
-        name = f"`{env}`" if r.get("preset", env in tuned) else f"`{env}` (defaults)"
+        name = f"`{env}`" if runs_a_preset(r, tuned) else f"`{env}` (defaults)"
         lines.append(f"| {name} | {r['budget']:,} | {fmt(r['mean'])} [{fmt(r['ci_low'])}, "
                      f"{fmt(r['ci_high'])}] | {fmt(r['min'])} | {r['num_seeds']} | "
                      f"{r['wall_s']:,.0f} s | {machine_label(r)} | {ref} | {verdict(r)} |")
@@ -199,7 +210,7 @@ def markdown(rows: dict[str, dict]) -> str:
         lines += ["", f"IQM of normalized scores over {len(agg['envs'])} envs: **{agg['iqm']:.3f}** "
                       f"(95% stratified-bootstrap CI {agg['ci_low']:.3f} to {agg['ci_high']:.3f}); "
                       "1 = gymnax's PPO reference, 0 = the untrained policy."]
-        if any(not rows[e].get("preset", e in tuned) for e in rows):
+        if not all(runs_a_preset(r, tuned) for r in rows.values()):
             lines.append("(defaults): no preset yet; the row is `PPOConfig(env=...)`'s defaults.")
         unreferenced = [e for e in agg["excluded"] if rows[e].get("reference") is None]
         if unreferenced:
@@ -218,7 +229,7 @@ def plot(rows: dict[str, dict], path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    envs = [e for e in ENVS if e in rows] + sorted(set(rows) - set(ENVS))
+    envs = table_order(rows)
     cols = min(4, len(envs))
     nrows = math.ceil(len(envs) / cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 3 * nrows), squeeze=False)

@@ -131,4 +131,15 @@ def test_peer_benchmark_gives_purejaxrl_our_settings_and_its_step_api(load_scrip
     state = state.replace(time=jnp.asarray(params.max_steps_in_episode - 1))  # the next step truncates
     out = wrapped.step(jax.random.key(1), state, 0, params)
     assert len(out) == 5 and bool(out[3])  # done = terminated | truncated
+    assert not set(out[4]) & {"terminated", "truncated", "final_observation"}  # pre-1.0's info
     assert wrapped.num_actions == env.num_actions  # everything else is the env's
+
+    # MinAtar: PureJaxRL's MinAtar example's settings, 366 whole updates near 3e6 steps.
+    minatar = peer.peer_config("SpaceInvaders-MinAtar", None)
+    theirs = peer.purejaxrl_config(minatar)
+    assert (theirs["NUM_ENVS"], theirs["NUM_STEPS"], theirs["UPDATE_EPOCHS"], theirs["NUM_MINIBATCHES"],
+            theirs["LR"], theirs["ACTIVATION"]) == (64, 128, 4, 8, 5e-3, "relu")
+    assert minatar.hidden_sizes == (64, 64) and minatar.num_updates == 366
+    assert minatar.total_timesteps == theirs["TOTAL_TIMESTEPS"] == 366 * 64 * 128
+    assert peer._without_option(["--env", "X", "--populations", "1", "8", "--rounds", "2"],
+                                "--populations", many=True) == ["--env", "X", "--rounds", "2"]

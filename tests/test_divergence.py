@@ -189,23 +189,39 @@ def test_train_output_without_the_metric_still_works():
 
 
 def test_progress_reports_count_diverged_agents_and_the_bar_says_so(make_tiny_config):
-    """The progress callback carries how many agents diverged; the bar prints one line."""
+    """The progress callback carries how many agents diverged; the bar prints one line.
+
+    One hook for both runs (it records the reports and draws a bar into a fresh
+    stream per run): the learning rate is traced, so both runs share one compile."""
     import io
 
     from ppo_jax.progress import ProgressBar, RecordingHook
 
+    class RecordAndDraw(RecordingHook):
+        def __init__(self):
+            super().__init__()
+            self.text = io.StringIO()
+            self.bar = ProgressBar(file=self.text)
+
+        def new_run(self):
+            self.reports, self.text = [], io.StringIO()
+            self.bar = ProgressBar(file=self.text)
+
+        def __call__(self, report):
+            super().__call__(report)
+            self.bar(report)
+
     config = make_tiny_config("CartPole-v1", num_updates=UPDATES)
-    hook = RecordingHook()
+    hook = RecordAndDraw()
     out = ppo_jax.train_seeds(config.replace(learning_rate=ABSURD_LR), num_seeds=2, seed=0, progress=hook)
     expected = np.asarray(out.metrics["diverged"]).sum(axis=0)  # agents diverged, per update
     assert [r.num_diverged for r in hook.reports] == expected.astype(int).tolist()
     assert hook.reports[-1].num_diverged == 2
+    text = hook.text.getvalue()
+    assert text.count("diverged (non-finite params or losses)") == 1
+    assert "2 of 2 agent(s) diverged" in text and "DIVERGED 2" in text
 
-    text = io.StringIO()
-    ppo_jax.train_seeds(config.replace(learning_rate=ABSURD_LR), num_seeds=2, seed=0,
-                        progress=ProgressBar(file=text))
-    assert text.getvalue().count("diverged (non-finite params or losses)") == 1
-    assert "2 of 2 agent(s) diverged" in text.getvalue() and "DIVERGED 2" in text.getvalue()
-    healthy = io.StringIO()
-    ppo_jax.train_seeds(config, num_seeds=2, seed=0, progress=ProgressBar(file=healthy))
-    assert "diverged" not in healthy.getvalue().lower()
+    hook.new_run()
+    ppo_jax.train_seeds(config, num_seeds=2, seed=0, progress=hook)
+    assert [r.num_diverged for r in hook.reports] == [0] * UPDATES
+    assert "diverged" not in hook.text.getvalue().lower()

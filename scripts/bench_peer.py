@@ -75,8 +75,8 @@ class FiveValueStep:
         obs, state, reward, terminated, truncated, info = self._env.step(key, state, action, params)
         # Pre-1.0 gymnax's info was step_env's own (a discount). PureJaxRL keeps the
         # whole info of every step as its metrics, so 1.0's additions would make it
-        # store every final observation: 3.6 GB for MinAtar at 3e6 steps x 2 seeds,
-        # which ran this 24 GB machine out of memory. They are dropped.
+        # store every final observation (MinAtar at 3e6 steps x 2 seeds: a process
+        # of 24 GB, killed for want of memory here). They are dropped.
         info = {k: v for k, v in info.items() if k not in GYMNAX_1_INFO}
         return obs, state, reward, jnp.logical_or(terminated, truncated), info
 

@@ -1,4 +1,4 @@
-"""ppo_jax against PureJaxRL's PPO, side by side in one process (same env, same settings).
+"""ppo_jax against PureJaxRL's PPO, side by side on the same env and settings.
 
     python scripts/bench_peer.py --purejaxrl PATH [--populations 1 8] [--rounds 5]
     python scripts/bench_peer.py --purejaxrl PATH --network gru --populations 1

@@ -10,8 +10,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.custom_batching import custom_vmap
 
+from ppo_jax.batching import any_member
 from ppo_jax.config import HParams, PPOConfig, validate_hparams
 from ppo_jax.context import AgentContext, make_context
 from ppo_jax.distributions import kl_divergence
@@ -229,22 +229,6 @@ def eval_key(state_key: jax.Array) -> jax.Array:
     """The key of the evaluation after the update that starts from `state.key`."""
     update_key = jax.random.split(state_key, 3)[2]
     return jax.random.fold_in(update_key, EVAL_KEY_TAG)
-
-
-@custom_vmap
-def any_member(flag: jax.Array) -> jax.Array:
-    """bool [] -> bool []: True if `flag` holds for any member of the (vmapped) population.
-
-    Under `jax.vmap` the result is not batched, so a `lax.cond` on it stays a
-    real branch (a batched predicate would turn the cond into a select that
-    pays for both branches at every update).
-    """
-    return flag
-
-
-@any_member.def_vmap
-def _any_member_vmap(axis_size, in_batched, flag):
-    return any_member(jnp.any(flag, axis=0) if in_batched[0] else flag), False
 
 
 def evaluation(ctx: AgentContext, state: TrainState, key: jax.Array) -> tuple[jax.Array, jax.Array]:

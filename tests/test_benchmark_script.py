@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -143,3 +144,29 @@ def test_peer_benchmark_gives_purejaxrl_our_settings_and_its_step_api(load_scrip
     assert minatar.total_timesteps == theirs["TOTAL_TIMESTEPS"] == 366 * 64 * 128
     assert peer._without_option(["--env", "X", "--populations", "1", "8", "--rounds", "2"],
                                 "--populations", many=True) == ["--env", "X", "--rounds", "2"]
+
+
+def test_suites_benchmark_records_env_steps_and_training(load_script, tmp_path, capsys):
+    """bench_suites.py on CartPole at a tiny size: one env-steps row per num_envs and
+    one training row, with the ended-episode count a random CartPole policy must give."""
+    bench = load_script("bench_suites")
+    out = tmp_path / "suites.jsonl"
+    bench.main(["--envs", "CartPole-v1", "--num-envs", "2", "4", "--steps", "64", "--repeats", "1",
+                "--train-seeds", "2", "--train-updates", "1", "--out", str(out)])
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["kind"], r.get("num_envs")) for r in rows] == [("env_steps", 2), ("env_steps", 4), ("training", 8)]
+    steps = rows[:2]
+    assert all(r["steps_per_s"] > 0 and r["device"] == "cpu" for r in rows)
+    # a random CartPole episode lasts about 22 steps: 64 steps end several per env
+    assert all(r["num_envs"] * 64 / 60 <= r["episodes_ended"] <= r["num_envs"] * 64 / 8 for r in steps), steps
+    assert rows[2]["total_timesteps"] == 8 * 32 and rows[2]["seeds"] == 2
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--envs", "brax/nope"], "--envs: .*valid"),
+    (["--steps", "0"], "--steps must be at least 1"),
+])
+def test_suites_benchmark_refuses_bad_arguments(load_script, capsys, argv, match):
+    with pytest.raises(SystemExit):
+        load_script("bench_suites").parse_args(argv)
+    assert re.search(match, capsys.readouterr().err)

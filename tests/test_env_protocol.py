@@ -272,6 +272,41 @@ def test_point_robot_gets_actions_scaled_to_its_bounds():
     np.testing.assert_allclose(np.asarray(adapter.env_action(jnp.full((2,), 0.5))), 0.05, rtol=1e-6)
 
 
+def test_craftax_generates_worlds_only_when_needed_with_the_same_result():
+    """The adapter generates new worlds under a cond on any env of the batch having
+    ended; that must equal generating one for every env at every step (Craftax's own
+    wrapper), at steps where no env, or only some, end."""
+    from ppo_jax.suites.craftax_env import CraftaxEnv
+
+    env = CraftaxEnv("Craftax-Classic-Symbolic-v1", max_timesteps=3)
+
+    def reference_step(key, state, action):  # a world for every env at every step
+        step_key, reset_key = jax.random.split(key)
+        obs, nxt, reward, done, _ = env.env.step(step_key, state, action, env.params)
+        terminated = env.env.is_terminal(nxt, env._no_limit)
+        ended = done | terminated
+        reset_obs, reset_state = env.reset(reset_key)
+        state = jax.tree.map(lambda r, c: jnp.where(ended, r, c), reset_state, nxt)
+        return jnp.where(ended, reset_obs, obs.astype(jnp.float32)), state
+
+    num_envs = 6
+    _, state = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), num_envs))
+    state = state.replace(timestep=jnp.arange(num_envs) // 3)  # staggered: none, half, half, none
+    ours, theirs = jit_fast(jax.vmap(env.step)), jit_fast(jax.vmap(reference_step))
+    ref_state, key = state, jax.random.PRNGKey(1)
+    ended_counts = []
+    for _ in range(5):
+        key, k = jax.random.split(key)
+        keys, actions = jax.random.split(k, num_envs), jax.random.randint(k, (num_envs,), 0, 17)
+        out = ours(keys, state, actions)
+        ref_obs, ref_state = theirs(keys, ref_state, actions)
+        np.testing.assert_array_equal(out.obs, ref_obs)
+        jax.tree.map(np.testing.assert_array_equal, out.state, ref_state)
+        state = out.state
+        ended_counts.append(int((out.terminated | out.truncated).sum()))
+    assert ended_counts[:4] == [0, 3, 3, 0], ended_counts
+
+
 # ------------------------------------------------------------------ training ---
 
 

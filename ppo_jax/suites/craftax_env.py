@@ -10,8 +10,17 @@ builds the env without auto-reset and splits `done`:
 - `truncated`: `done` otherwise, the time limit `max_timesteps` (Craftax's
   default 10,000 steps for Classic; option `max_timesteps`);
 - `final_obs`: the observation the step reached; a fresh world, generated
-  with the step's key, follows where the episode ended. Generating a world
-  is part of every step's cost, as with Craftax's own auto-reset wrapper.
+  with the step's key, follows where the episode ended.
+
+Generating a world costs about 20 steps (on a 2-core CPU, 64 envs: 1,000
+resets/s against 20,000 steps/s). Craftax's own auto-reset wrapper generates
+one at every step for every env and selects it where an episode ended. Here
+the generation runs under a `lax.cond` on `any_member(ended)`: only at steps
+where some env of the whole vmapped batch (all envs of all agents) ended, and
+then for every env, with the same keys, so the result is the same as
+generating at every step. How much it saves falls with the batch size: with
+64 envs of a random policy (episodes of about 450 steps), about one step in
+eight generates.
 
 Only the symbolic ids are offered: the pixel ones render images the MLP would
 flatten.
@@ -24,6 +33,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from ppo_jax.batching import any_member
 from ppo_jax.envs import EnvSpec, EnvStep
 from ppo_jax.suites import positive_int_option
 
@@ -62,7 +72,9 @@ class CraftaxEnv:
         truncated = jnp.asarray(done, bool) & ~terminated
         ended = terminated | truncated
         final_obs = obs.astype(jnp.float32)
-        reset_obs, reset_state = self.reset(reset_key)
+        # a real branch: the (costly) world generation only where some env of the batch ended
+        reset_obs, reset_state = jax.lax.cond(any_member(ended), lambda: self.reset(reset_key),
+                                              lambda: (final_obs, nxt))
         new = jax.tree.map(lambda r, c: jnp.where(ended, r, c), reset_state, nxt)
         return EnvStep(obs=jnp.where(ended, reset_obs, final_obs), state=new,
                        reward=jnp.asarray(reward, jnp.float32), terminated=terminated,

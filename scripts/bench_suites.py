@@ -87,20 +87,21 @@ def random_action(spec, key):
 
 
 def make_stepper(adapter, num_envs: int, steps: int):
-    """jitted (key) -> ended count: reset num_envs envs, then `steps` random steps."""
+    """jitted (key) -> (ended count, obs checksum): reset num_envs envs, then `steps` random steps."""
 
     def one_step(state, key):
         action_key, env_key = jax.random.split(key)
         actions = jax.vmap(lambda k: random_action(adapter.spec, k))(jax.random.split(action_key, num_envs))
         out = jax.vmap(adapter.step)(jax.random.split(env_key, num_envs), state, actions)
-        return out.state, (out.terminated | out.truncated).sum()
+        # the observations feed the result, so XLA cannot skip computing them (the policy needs them)
+        return out.state, ((out.terminated | out.truncated).sum(), out.obs.sum() + out.final_obs.sum())
 
     @jax.jit
     def run(key):
         reset_key, steps_key = jax.random.split(key)
         _, state = jax.vmap(adapter.reset)(jax.random.split(reset_key, num_envs))
-        _, ended = jax.lax.scan(one_step, state, jax.random.split(steps_key, steps))
-        return ended.sum()
+        _, (ended, obs_sum) = jax.lax.scan(one_step, state, jax.random.split(steps_key, steps))
+        return ended.sum(), obs_sum.sum()
 
     return run
 
@@ -116,7 +117,7 @@ def bench_env_steps(label, adapter, num_envs, steps, repeats):
     compile_s, _ = timed(run, jax.random.PRNGKey(0))  # includes one run
     runs = [timed(run, jax.random.PRNGKey(1 + r)) for r in range(repeats)]
     run_s = statistics.median(t for t, _ in runs)
-    ended = int(runs[0][1])
+    ended = int(runs[0][1][0])
     return dict(kind="env_steps", env=label, num_envs=num_envs, steps=steps, compile_s=round(compile_s, 2),
                 run_s=[round(t, 3) for t, _ in runs], steps_per_s=round(num_envs * steps / run_s),
                 episodes_ended=ended)

@@ -12,8 +12,10 @@ normalization stored in the checkpoint. For a population every agent (or
 plus the spread of the per-agent means. The results are also written as JSON.
 
 GIFs: CartPole, Acrobot, Pendulum and MountainCar (drawn here with
-matplotlib), and gymnax's own visualizer for Catch, the MinAtar games,
-PointRobot, MetaMaze, FourRooms and Pong.
+matplotlib), gymnax's own visualizer for Catch, the MinAtar games,
+PointRobot, MetaMaze, FourRooms and Pong, and every env of the other suites
+through its env's `render(state)` (a uint8 RGB image): Navix's grid, Craftax's
+pixel view, and a stick figure of a Brax body.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import jax
 import numpy as np
 
 import ppo_jax
-from ppo_jax.envs import make_env
+from ppo_jax.envs import ProtocolAdapter, make_env
 
 GYMNAX_DRAWN = ("Catch-bsuite", "Asterix-MinAtar", "Breakout-MinAtar", "Freeway-MinAtar",
                 "Seaquest-MinAtar", "SpaceInvaders-MinAtar", "Pong-misc", "PointRobot-misc",
@@ -73,10 +75,22 @@ def evaluate_population(config, states, key, num_episodes: int) -> dict[str, np.
 
 
 def record_episode(config, state, key, max_steps: int, deterministic: bool = True):
-    """One episode of a single agent: (list of gymnax env states, cumulative rewards)."""
+    """One episode of a single agent: (list of env states, cumulative rewards).
+
+    gymnax envs give their gymnax states; the other suites (protocol envs) the
+    states their `render` draws.
+    """
     adapter = make_env(config.env)
-    env, params = adapter.env, adapter.env_params
+    protocol = isinstance(adapter, ProtocolAdapter)
     act = ppo_jax.make_policy(config, state, deterministic=deterministic)
+
+    def env_step(step_key, env_state, action):
+        if protocol:
+            out = adapter.env.step(step_key, env_state, adapter.env_action(action))
+            return out.obs, out.state, out.reward, out.terminated | out.truncated
+        obs, env_state, reward, terminated, truncated, _ = adapter.env.step(
+            step_key, env_state, action, adapter.env_params)
+        return obs, env_state, reward, terminated | truncated
 
     def step(carry, _):
         key, env_state, obs, memory = carry
@@ -85,12 +99,14 @@ def record_episode(config, state, key, max_steps: int, deterministic: bool = Tru
             action, memory = act(act_key, obs, memory)
         else:
             action = act(act_key, obs)
-        obs_next, next_state, reward, terminated, truncated, _ = env.step(
-            step_key, env_state, action, params)
-        return (key, next_state, obs_next, memory), (env_state, reward, terminated | truncated)
+        obs_next, next_state, reward, done = env_step(step_key, env_state, action)
+        return (key, next_state, obs_next, memory), (env_state, reward, done)
 
     key, reset_key = jax.random.split(key)
-    obs, env_state = env.reset(reset_key, params)
+    if protocol:
+        obs, env_state = adapter.env.reset(reset_key)
+    else:
+        obs, env_state = adapter.env.reset(reset_key, adapter.env_params)
     memory = act.initial_carry() if config.recurrent else None
     _, (states, rewards, dones) = jax.jit(
         lambda c: jax.lax.scan(step, c, None, length=max_steps))((key, env_state, obs, memory))
@@ -153,6 +169,8 @@ def write_gif(config, frames, cum_rewards, path: str) -> str:
     from matplotlib import animation
 
     adapter = make_env(config.env)
+    if isinstance(adapter, ProtocolAdapter):
+        return write_rendered_gif(config.env, adapter.env, frames, cum_rewards, path)
     name = adapter.env.name
     if name in GYMNAX_DRAWN:
         from gymnax.visualize import Visualizer
@@ -172,6 +190,44 @@ def write_gif(config, frames, cum_rewards, path: str) -> str:
     anim.save(path, writer=animation.PillowWriter(fps=25))
     plt.close(fig)
     return path
+
+
+def write_rendered_gif(title: str, env, frames, cum_rewards, path: str) -> str:
+    """Animates the frames an env's `render(state)` draws (uint8 RGB images) into a GIF."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import animation
+
+    stacked = jax.tree.map(lambda *leaves: jax.numpy.stack(leaves), *frames)
+    images = np.asarray(jax.jit(jax.vmap(env.render))(stacked))
+    fig, ax = plt.subplots(figsize=(4.5, 4.8), layout="constrained")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    shown = ax.imshow(images[0], interpolation="nearest")  # small grids stay crisp
+
+    def update(t):
+        shown.set_data(images[t])
+        ax.set_title(f"{title}  step {t + 1}  return {cum_rewards[t]:.2f}", fontsize=9)
+
+    anim = animation.FuncAnimation(fig, update, frames=len(images), interval=40)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    anim.save(path, writer=animation.PillowWriter(fps=25))
+    plt.close(fig)
+    return path
+
+
+def check_drawable(env_id: str) -> None:
+    """Exits with the drawable envs unless `env_id`'s episodes can be drawn (before compiling)."""
+    adapter = make_env(env_id)
+    if isinstance(adapter, ProtocolAdapter):
+        if not callable(getattr(adapter.env, "render", None)):
+            raise SystemExit(f"error: cannot draw {env_id}: its env has no render(state) -> uint8 [H, W, 3]")
+        return
+    if adapter.env.name not in DRAWN_HERE + GYMNAX_DRAWN:
+        raise SystemExit(f"error: cannot draw {adapter.env.name}; drawable envs: "
+                         f"{', '.join(DRAWN_HERE + GYMNAX_DRAWN)}, and brax/, navix/ and craftax/ ids")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -195,6 +251,8 @@ def main(argv: list[str] | None = None) -> dict:
         config, state = ppo_jax.load(checkpoint_dir(args.dir))
     except ppo_jax.CheckpointError as err:
         raise SystemExit(f"error: {err}") from err
+    if args.gif:
+        check_drawable(config.env)
     if state.update_step.ndim == 0:  # one agent: make it a population of one
         state = jax.tree.map(lambda x: x[None], state)
     num_agents = state.update_step.shape[0] if state.update_step.ndim == 1 else None

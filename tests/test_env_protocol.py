@@ -397,3 +397,29 @@ def test_brax_truncated_steps_bootstrap_from_the_final_observation():
     obs = np.asarray(traj.obs)
     for t, b in zip(*np.nonzero(truncated[:-1])):
         assert abs(got[t, b] - value_of(obs[t + 1, b])) > 1e-6
+
+
+def test_craftax_renders_its_pixel_view():
+    """Craftax's own pixel renderer (for GIFs): 9 x 9 blocks of 16 pixels and the
+    inventory rows below, uint8, jittable."""
+    env = make_env("craftax/Craftax-Classic-Symbolic-v1").env
+    _, state = env.reset(jax.random.PRNGKey(0))
+    image = np.asarray(jit_fast(env.render)(state))
+    assert image.shape == (144, 144, 3) and image.dtype == np.uint8 and image.std() > 10
+
+
+@pytest.mark.parametrize("name, side_view", [("hopper", True), ("reacher", False)])
+def test_brax_renders_a_stick_figure_in_the_plane_of_the_body(name, side_view):
+    """hopper stands in the x-z plane (a side view, with the grey ground line); reacher
+    lies in the x-y plane (a top view, no ground). The body is drawn in blue."""
+    env = make_env(f"brax/{name}").env
+    _, state = env.reset(jax.random.PRNGKey(0))
+    image = np.asarray(jax.jit(env.render)(state))
+    assert image.shape == (256, 256, 3) and image.dtype == np.uint8
+    blue = (image == [60, 120, 200]).all(axis=-1)
+    grey = (image == [150, 150, 150]).all(axis=-1)
+    assert blue.sum() > 50 and (grey.sum() > 200) == side_view
+    if side_view:  # hopper: taller than wide, standing on the ground line
+        rows, cols = np.nonzero(blue)
+        assert np.ptp(rows) > 2 * np.ptp(cols)
+        assert abs(rows.max() - np.nonzero(grey)[0].mean()) <= 3

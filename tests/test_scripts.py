@@ -14,11 +14,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import numpy as np
 import pandas as pd
 import pytest
 
 import ppo_jax
+from ppo_jax.envs import make_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO_ROOT / "scripts"
@@ -184,3 +186,25 @@ def test_resume_with_a_larger_budget_extends_the_run(train_script, runs, tmp_pat
     # ... and it is the run that --total-timesteps 128 makes from the start, but for the rate
     full = dict(np.load(runs["full"] / "metrics.npz"))
     np.testing.assert_allclose(full["learning_rate"][0], [lr, lr * 3 / 4, lr / 2, lr / 4], rtol=1e-6)
+
+
+def test_evaluate_script_draws_suite_envs_with_their_render(load_script, tmp_path):
+    """GIFs beyond gymnax: an (untrained) agent's Navix episode, drawn by the env's
+    render(state), here Navix's own RGB grid of 8-pixel tiles. The Brax and Craftax
+    renders are checked in test_env_protocol.py."""
+    env_id, frame_shape = "navix/Navix-Empty-5x5-v0", (40, 40, 3)
+    evaluate = load_script("evaluate")
+    config = ppo_jax.PPOConfig(env=env_id, num_envs=2, num_steps=8, total_timesteps=16, hidden_sizes=(8,))
+    state = ppo_jax.make_trainer(config).init(jax.random.key(0))
+    frames, cum = evaluate.record_episode(config, state, jax.random.key(1), max_steps=12)
+    assert 1 <= len(frames) <= 12 and cum.shape == (len(frames),)
+    env = make_env(env_id).env
+    image = np.asarray(jax.jit(env.render)(frames[0]))
+    assert image.shape == frame_shape and image.dtype == np.uint8 and image.min() < image.max()
+    gif = evaluate.write_gif(config, frames, cum, str(tmp_path / "episode.gif"))
+    assert Path(gif).read_bytes()[:6] in (b"GIF89a", b"GIF87a")
+
+
+def test_evaluate_script_refuses_an_undrawable_env_before_compiling(load_script):
+    with pytest.raises(SystemExit, match="cannot draw DeepSea-bsuite; drawable envs: .*navix/"):
+        load_script("evaluate").check_drawable("DeepSea-bsuite")

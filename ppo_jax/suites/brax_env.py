@@ -89,6 +89,44 @@ class BraxEnv:
                                         length=self.action_repeat)
         return nxt, reward
 
+    def render(self, state: BraxState, size: int = 256) -> jax.Array:
+        """One env state -> a stick figure, uint8 [size, size, 3]: each link joined to its
+        parent, projected onto the plane the body spreads over at reset (the x-z side view
+        for hopper, walker2d or halfcheetah; the x-y top view for reacher or ant), centred on
+        the root link, with the ground (z = 0) in grey in side views. For GIFs; jittable."""
+        axes, extent = self._view()
+        pos = state.inner.pipeline_state.x.pos[:, axes]  # [links, 2]
+        centre = pos[0]
+        to_pixel = lambda p: ((p - centre) / extent + 0.5) * (size - 1)  # noqa: E731
+        canvas = jnp.full((size, size, 3), 255, jnp.uint8)
+        t = jnp.linspace(0.0, 1.0, 2 * size)[:, None]
+
+        def draw(canvas, a, b, colour):
+            xy = jnp.round(to_pixel(a + t * (b - a))).astype(jnp.int32)  # points along a to b
+            for dx in (-1, 0, 1):  # 3 pixels thick
+                for dy in (-1, 0, 1):
+                    canvas = canvas.at[size - 1 - (xy[:, 1] + dy), xy[:, 0] + dx].set(colour, mode="drop")
+            return canvas
+
+        if axes[1] == 2:  # side view: the ground
+            far = jnp.array([extent, 0.0])
+            ground = jnp.stack([centre[0], 0.0])
+            canvas = draw(canvas, ground - far, ground + far, jnp.array([150, 150, 150], jnp.uint8))
+        for link, parent in enumerate(self.env.sys.link_parents):
+            other = pos[parent] if parent >= 0 else pos[link]
+            canvas = draw(canvas, other, pos[link], jnp.array([60, 120, 200], jnp.uint8))
+        return canvas
+
+    def _view(self) -> tuple[tuple[int, int], float]:
+        """The two axes the body spreads over at reset (x first) and the view's width in metres."""
+        if not hasattr(self, "_view_cache"):
+            with jax.ensure_compile_time_eval():  # concrete even when called under jit
+                pos = np.asarray(self.env.reset(jax.random.PRNGKey(0)).pipeline_state.x.pos)
+            spread = pos.max(axis=0) - pos.min(axis=0)
+            other = 2 if spread[2] >= spread[1] else 1
+            self._view_cache = (0, other), float(max(1.0, 3.0 * max(spread[0], spread[other])))
+        return self._view_cache
+
     def step(self, key: jax.Array, state: BraxState, action: jax.Array) -> EnvStep:
         nxt, reward = self._physics(state.inner, action)
         steps = state.steps + self.action_repeat

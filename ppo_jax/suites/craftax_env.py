@@ -66,6 +66,21 @@ class CraftaxEnv:
         obs, state = self.env.reset(key, self.params)
         return obs.astype(jnp.float32), state
 
+    def render(self, state) -> jax.Array:
+        """One env state -> the player's view as an RGB image, uint8 [H, W, 3] (Craftax's
+        own pixel renderer, 16-pixel blocks). For GIFs; jittable."""
+        if self.name.startswith("Craftax-Classic"):
+            from craftax.craftax_classic.constants import BLOCK_PIXEL_SIZE_IMG
+            from craftax.craftax_classic.renderer import make_craftax_pixel_renderer
+        else:
+            from craftax.craftax.constants import BLOCK_PIXEL_SIZE_IMG
+            from craftax.craftax.renderer import make_craftax_pixel_renderer
+        if not hasattr(self, "_renderer"):
+            with jax.ensure_compile_time_eval():  # it loads its textures with numpy
+                self._renderer = make_craftax_pixel_renderer(BLOCK_PIXEL_SIZE_IMG)
+        pixels = self._renderer(state)
+        return jnp.clip(pixels, 0, 255).astype(jnp.uint8)
+
     def step(self, key: jax.Array, state, action: jax.Array) -> EnvStep:
         step_key, reset_key = jax.random.split(key)
         obs, nxt, reward, done, _ = self.env.step(step_key, state, action, self.params)

@@ -53,6 +53,13 @@ class NavixEnv:
         timestep = self.env.reset(key)
         return timestep.observation.astype(jnp.float32), timestep
 
+    def render(self, timestep) -> jax.Array:
+        """One env state -> the whole grid as an RGB image, uint8 [H, W, 3] (Navix's `rgb`
+        observation function). For GIFs; jittable."""
+        import navix as nx
+
+        return nx.observations.rgb(timestep.state).astype(jnp.uint8)
+
     def step(self, key: jax.Array, timestep, action: jax.Array) -> EnvStep:
         nxt = self.env._step(timestep, jnp.asarray(action, jnp.int32))
         terminated = nxt.step_type == TERMINATION

@@ -18,7 +18,8 @@ import ppo_jax
 # Presets whose own settings a learning test trains (tests/test_learning.py,
 # test_recurrent_learning.py, test_suites_learning.py); the rest get one update here.
 LEARNING_TESTED = ("CartPole-v1", "Acrobot-v1", "Pendulum-v1", "Catch-bsuite", "Breakout-MinAtar",
-                   "MaskedCartPole-v1", "navix/Navix-Empty-8x8-v0", "brax/inverted_pendulum")
+                   "MaskedCartPole-v1", "navix/Navix-Empty-8x8-v0", "brax/inverted_pendulum",
+                   "craftax/Craftax-Classic-Symbolic-v1")
 
 
 @pytest.mark.parametrize("env_id", ppo_jax.preset_envs())

@@ -44,40 +44,27 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 import ppo_jax  # noqa: E402
-from ppo_jax.envs import EnvStep, ProtocolAdapter, make_env  # noqa: E402
+from ppo_jax.envs import ProtocolAdapter, make_env  # noqa: E402
 
 DEFAULT_ENVS = ("CartPole-v1", "Breakout-MinAtar", "brax/inverted_pendulum", "brax/hopper", "brax/ant",
                 "navix/Navix-DoorKey-5x5-v0", "craftax/Craftax-Classic-Symbolic-v1")
 CRAFTAX = "craftax/"
 
 
-class CraftaxWorldEveryStep:
-    """The Craftax adapter with a new world generated for every env at every step (the
-    baseline: what Craftax's auto-reset wrapper does)."""
+def craftax_world_every_step(name: str):
+    """The Craftax adapter with a new world generated for every env at every step and
+    selected where an episode ended (the baseline: what Craftax's auto-reset wrapper does)."""
+    from ppo_jax.suites.craftax_env import CraftaxEnv
 
-    def __init__(self, name: str):
-        from ppo_jax.suites.craftax_env import CraftaxEnv
+    env = CraftaxEnv(name)
 
-        self.inner = CraftaxEnv(name)
-        self.spec = self.inner.spec
-        self.max_episode_steps = self.inner.max_episode_steps
+    def dense_reset_where(ended, key, obs, state):
+        fresh_obs, fresh_state = env.reset(key)
+        pick = lambda fresh, current: jnp.where(ended, fresh, current)  # noqa: E731
+        return pick(fresh_obs, obs), jax.tree.map(pick, fresh_state, state)
 
-    def reset(self, key):
-        return self.inner.reset(key)
-
-    def step(self, key, state, action) -> EnvStep:
-        inner = self.inner
-        step_key, reset_key = jax.random.split(key)
-        obs, nxt, reward, done, _ = inner.env.step(step_key, state, action, inner.params)
-        terminated = jnp.asarray(inner.env.is_terminal(nxt, inner._no_limit), bool)
-        truncated = jnp.asarray(done, bool) & ~terminated
-        ended = terminated | truncated
-        final_obs = obs.astype(jnp.float32)
-        reset_obs, reset_state = inner.reset(reset_key)
-        new = jax.tree.map(lambda r, c: jnp.where(ended, r, c), reset_state, nxt)
-        return EnvStep(obs=jnp.where(ended, reset_obs, final_obs), state=new,
-                       reward=jnp.asarray(reward, jnp.float32), terminated=terminated,
-                       truncated=truncated, final_obs=final_obs)
+    env._reset_where = dense_reset_where
+    return env
 
 
 def random_action(spec, key):
@@ -183,7 +170,7 @@ def main(argv=None):
     for env_id in args.envs:
         variants = [(env_id, make_env(env_id), None)]
         if env_id.startswith(CRAFTAX):
-            baseline = CraftaxWorldEveryStep(env_id[len(CRAFTAX):])
+            baseline = craftax_world_every_step(env_id[len(CRAFTAX):])
             variants.append((env_id + " (world every step)", ProtocolAdapter(baseline, env_id), baseline))
         for label, adapter, _ in variants:
             for num_envs in args.num_envs:

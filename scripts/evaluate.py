@@ -160,13 +160,24 @@ def _draw_frame(ax, name: str, s, params) -> None:
         ax.plot([float(s.position)], [height(float(s.position)) + 0.03], "o", ms=14, color="#3c78c8")
 
 
+def save_animation(fig, update, num_frames: int, path: str) -> str:
+    """update(t) draws frame t on fig; saves the frames as a 25 fps GIF at path."""
+    import matplotlib.pyplot as plt
+    from matplotlib import animation
+
+    anim = animation.FuncAnimation(fig, update, frames=num_frames, interval=40)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    anim.save(path, writer=animation.PillowWriter(fps=25))
+    plt.close(fig)
+    return path
+
+
 def write_gif(config, frames, cum_rewards, path: str) -> str:
     """Animates an episode's env states into a GIF at path."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib import animation
 
     adapter = make_env(config.env)
     if isinstance(adapter, ProtocolAdapter):
@@ -185,11 +196,7 @@ def write_gif(config, frames, cum_rewards, path: str) -> str:
         _draw_frame(ax, name, frames[t], adapter.env_params)
         ax.set_title(f"{name}  step {t + 1}  return {cum_rewards[t]:.1f}", fontsize=10)
 
-    anim = animation.FuncAnimation(fig, update, frames=len(frames), interval=40)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    anim.save(path, writer=animation.PillowWriter(fps=25))
-    plt.close(fig)
-    return path
+    return save_animation(fig, update, len(frames), path)
 
 
 def write_rendered_gif(title: str, env, frames, cum_rewards, path: str) -> str:
@@ -198,7 +205,6 @@ def write_rendered_gif(title: str, env, frames, cum_rewards, path: str) -> str:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib import animation
 
     stacked = jax.tree.map(lambda *leaves: jax.numpy.stack(leaves), *frames)
     images = np.asarray(jax.jit(jax.vmap(env.render))(stacked))
@@ -211,11 +217,7 @@ def write_rendered_gif(title: str, env, frames, cum_rewards, path: str) -> str:
         shown.set_data(images[t])
         ax.set_title(f"{title}  step {t + 1}  return {cum_rewards[t]:.2f}", fontsize=9)
 
-    anim = animation.FuncAnimation(fig, update, frames=len(images), interval=40)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    anim.save(path, writer=animation.PillowWriter(fps=25))
-    plt.close(fig)
-    return path
+    return save_animation(fig, update, len(images), path)
 
 
 def check_drawable(env_id: str) -> None:

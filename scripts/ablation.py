@@ -325,6 +325,7 @@ def figure(summary: dict, results: dict, random_returns: dict, path: Path) -> No
     import matplotlib.pyplot as plt
 
     envs = list(results)
+    suite = "Brax" if all(e.startswith("brax/") for e in envs) else "gymnax"
     fig = plt.figure(figsize=(4.2 * (len(envs) + 2) / 1.5, 7.5))
     grid = fig.add_gridspec(2, len(envs))
     ax = fig.add_subplot(grid[0, :])
@@ -332,14 +333,14 @@ def figure(summary: dict, results: dict, random_returns: dict, path: Path) -> No
     x = np.arange(len(rows))
     colors = [COLORS[r["objective"]] for r in rows]
     ax.bar(x - 0.2, [r["score"] for r in rows], 0.4, yerr=[r["sem"] for r in rows], color=colors,
-           label="ours (gymnax)", capsize=2)
+           label=f"ours ({suite})", capsize=2)
     ax.bar(x + 0.2, [r["paper"] for r in rows], 0.4, color=colors, alpha=0.35, hatch="//",
            label="paper (MuJoCo)")
     ax.axhline(0, color="gray", lw=0.8)
     ax.set_xticks(x, [r["setting"].replace(" or penalty", "").replace("clipping ", "clip ")
                       for r in rows], rotation=25, ha="right", fontsize=8)
     ax.set_ylabel("normalized score")
-    ax.set_title(f"PPO paper Table 1 on gymnax (Spearman vs paper {summary['spearman']:.2f})")
+    ax.set_title(f"PPO paper Table 1 on {suite} (Spearman vs paper {summary['spearman']:.2f})")
     ax.legend()
     for j, env in enumerate(envs):
         axe = fig.add_subplot(grid[1, j])

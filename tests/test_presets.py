@@ -33,13 +33,24 @@ def test_every_preset_has_a_budget_of_whole_updates(env_id):
 
 # Presets that are another preset's settings on a sibling env: the learning test of
 # that preset trains the settings, and the envs run in test_envs.py's MinAtar smoke runs.
-SAME_SETTINGS_AS = {game: "Breakout-MinAtar" for game in
-                    ("Asterix-MinAtar", "Freeway-MinAtar", "SpaceInvaders-MinAtar", "Seaquest-MinAtar")}
+SAME_SETTINGS_AS = {
+    **{game: "Breakout-MinAtar" for game in
+       ("Asterix-MinAtar", "Freeway-MinAtar", "SpaceInvaders-MinAtar", "Seaquest-MinAtar")},
+    "brax/hopper": "brax/inverted_double_pendulum",
+}
 
 
-def test_the_other_minatar_presets_are_breakouts_settings():
+def test_presets_that_share_settings_differ_only_in_the_env():
     for env_id, twin in SAME_SETTINGS_AS.items():
         assert ppo_jax.preset(env_id) == ppo_jax.preset(twin).replace(env=env_id)
+
+
+def test_brax_paper_presets_are_the_ablations_clipped_setting(load_script):
+    """The Brax presets measured in the README are scripts/ablation.py's PPO-paper settings
+    with clipping at 0.2, at the paper's 1M steps (rounded to whole 2048-step batches)."""
+    ablation = load_script("ablation")
+    for env_id in ("brax/inverted_double_pendulum", "brax/hopper"):
+        assert ppo_jax.preset(env_id) == ablation.base_config(env_id, 999_424, num_envs=8)
 
 
 @pytest.mark.parametrize("env_id", [e for e in ppo_jax.preset_envs()

@@ -346,8 +346,7 @@ def test_brax_renders_a_stick_figure_in_the_plane_of_the_body(name, side_view):
     """hopper stands in the x-z plane (a side view, with the grey ground line); reacher
     lies in the x-y plane (a top view, no ground). The body is drawn in blue."""
     env = make_env(f"brax/{name}").env
-    _, state = env.reset(jax.random.PRNGKey(0))
-    image = np.asarray(jax.jit(env.render)(state))
+    image = np.asarray(jax.jit(lambda key: env.render(env.reset(key)[1]))(jax.random.PRNGKey(0)))
     assert image.shape == (256, 256, 3) and image.dtype == np.uint8
     blue = (image == [60, 120, 200]).all(axis=-1)
     grey = (image == [150, 150, 150]).all(axis=-1)

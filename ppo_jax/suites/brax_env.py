@@ -121,7 +121,8 @@ class BraxEnv:
         """The two axes the body spreads over at reset (x first) and the view's width in metres."""
         if not hasattr(self, "_view_cache"):
             with jax.ensure_compile_time_eval():  # concrete even when called under jit
-                pos = np.asarray(self.env.reset(jax.random.PRNGKey(0)).pipeline_state.x.pos)
+                # jitted: Brax's reset op by op takes tens of seconds
+                pos = np.asarray(jax.jit(self.env.reset)(jax.random.PRNGKey(0)).pipeline_state.x.pos)
             spread = pos.max(axis=0) - pos.min(axis=0)
             other = 2 if spread[2] >= spread[1] else 1
             self._view_cache = (0, other), float(max(1.0, 3.0 * max(spread[0], spread[other])))

@@ -85,8 +85,9 @@ def record_episode(config, state, key, max_steps: int, deterministic: bool = Tru
     act = ppo_jax.make_policy(config, state, deterministic=deterministic)
 
     def env_step(step_key, env_state, action):
+        action = adapter.env_action(action)  # Box: the policy's [-1, 1] onto the env's bounds
         if protocol:
-            out = adapter.env.step(step_key, env_state, adapter.env_action(action))
+            out = adapter.env.step(step_key, env_state, action)
             return out.obs, out.state, out.reward, out.terminated | out.truncated
         obs, env_state, reward, terminated, truncated, _ = adapter.env.step(
             step_key, env_state, action, adapter.env_params)

@@ -154,6 +154,7 @@ def parse_grid(args: argparse.Namespace):
 def plot_learning_curves(result, path: Path) -> None:
     """One panel per configuration: mean episode return over seeds and its 95% bootstrap band."""
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -162,21 +163,26 @@ def plot_learning_curves(result, path: Path) -> None:
 
     cols = min(4, result.num_configs)
     rows = math.ceil(result.num_configs / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), sharex=True, sharey=True,
-                             squeeze=False)
+    # At least 5 x 3.4 inches: a single panel at 3.2 x 2.4 clipped the axis label.
+    fig, axes = plt.subplots(rows, cols, figsize=(max(5.0, 3.2 * cols), max(3.4, 2.4 * rows)), sharex=True,
+                             sharey=True, squeeze=False)
     for i, (ax, cfg) in enumerate(zip(axes.flat, result.configs)):
         steps = result.metrics["timesteps"][i, 0, : cfg.num_updates]
         mean, low, high = bootstrap_ci(result.metrics["episode_return"][i, :, : cfg.num_updates],
                                        num_resamples=1000)
-        ax.plot(steps, mean, lw=1.2)
-        ax.fill_between(steps, low, high, alpha=0.3)
+        # Updates where no episode ended are NaN; skip them so long episodes (Brax's
+        # 1000 steps end once every few updates) still draw a connected line.
+        seen = np.isfinite(mean)
+        ax.plot(steps[seen], mean[seen], lw=1.2)
+        ax.fill_between(steps[seen], low[seen], high[seen], alpha=0.3)
         title = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in result.settings[i].items())
         ax.set_title(f"{i}: {title}", fontsize=7)
     for ax in axes.flat[result.num_configs:]:
         ax.set_visible(False)
     fig.supxlabel("env steps")
-    fig.supylabel(f"episode return (mean, 95% CI over {result.num_seeds} seeds)")
+    fig.suptitle(result.configs[0].env, fontsize=9)
+    fig.supylabel(f"episode return\n(mean, 95% CI over {result.num_seeds} seeds)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

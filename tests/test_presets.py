@@ -36,7 +36,8 @@ def test_every_preset_has_a_budget_of_whole_updates(env_id):
 SAME_SETTINGS_AS = {
     **{game: "Breakout-MinAtar" for game in
        ("Asterix-MinAtar", "Freeway-MinAtar", "SpaceInvaders-MinAtar", "Seaquest-MinAtar")},
-    "brax/hopper": "brax/inverted_double_pendulum",
+    **{env_id: "brax/inverted_double_pendulum" for env_id in
+       ("brax/hopper", "brax/walker2d", "brax/halfcheetah", "brax/ant", "brax/reacher")},
 }
 
 
@@ -49,7 +50,8 @@ def test_brax_paper_presets_are_the_ablations_clipped_setting(load_script):
     """The Brax presets measured in the README are scripts/ablation.py's PPO-paper settings
     with clipping at 0.2, at the paper's 1M steps (rounded to whole 2048-step batches)."""
     ablation = load_script("ablation")
-    for env_id in ("brax/inverted_double_pendulum", "brax/hopper"):
+    for env_id in ("brax/inverted_double_pendulum", "brax/hopper", "brax/walker2d", "brax/halfcheetah",
+                   "brax/ant", "brax/reacher"):
         assert ppo_jax.preset(env_id) == ablation.base_config(env_id, 999_424, num_envs=8)
 
 

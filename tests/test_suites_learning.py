@@ -27,19 +27,18 @@ def test_navix_empty_room_is_solved_on_every_seed():
 
 @pytest.mark.slow
 def test_brax_inverted_pendulum_balances_on_every_seed():
-    """brax/inverted_pendulum preset (524,288 steps), 4 seeds: a mean final return of at
-    least 950 of 1000 and every seed at least 900.
+    """brax/inverted_pendulum preset (524,288 steps), 4 seeds: every seed's final return
+    at least 950 of 1000 (issue 12's target).
 
-    Measured before this round's packages: 979 to 1000 on every seed, 1000 from about
-    150k steps. With mujoco 4.0.1 (2026-12-04): one seed of 4 ended at 909 at half the
-    budget; at the full budget all 4 passed 950 on one device, and 1000, 936.4, 989.1
-    and 969.9 with 4 forced CPU devices (the sharded population rounds differently).
-    Issue 12's target, 950 on every seed, is not met under these packages.
+    With ent_coef 0.01 (the preset until 2026-12-05) a seed now and then ended below
+    950 under mujoco 4.0.1 (936.4 with 4 forced CPU devices; 943.9 and 948.6 of 8 seeds
+    in scripts/results/tuning/brax-inverted_pendulum/); without the entropy bonus the 8
+    seeds there ended at 975 to 1000.
     """
     config = ppo_jax.preset("brax/inverted_pendulum")
     out = ppo_jax.train_seeds(config, num_seeds=4, seed=0)
     finals = out.final_return()
-    assert finals.mean() >= 950.0 and np.all(finals >= 900.0), finals.round(1).tolist()
+    assert np.all(finals >= 950.0), finals.round(1).tolist()
 
 
 @pytest.mark.slow

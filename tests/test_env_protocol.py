@@ -1,5 +1,5 @@
 """One conformance suite run against every env adapter: gymnax (Discrete and Box
-actions), a user's own `Env` protocol env, and Brax.
+actions), a user's own `Env` protocol env, Brax, Navix and Craftax.
 
 Each case says at which step its first episode ends and how (terminated or
 truncated) under a fixed action, so the tests check the step, not just that

@@ -66,7 +66,10 @@ class BraxEnv:
         self.action_repeat = int(action_repeat)
         self.max_episode_steps = -(-self.episode_length // self.action_repeat)  # agent steps
         low, high = np.asarray(self.env.sys.actuator.ctrl_range, np.float32).T
-        self.spec = EnvSpec.box_actions((self.env.observation_size,), low, high)
+        # Not Brax's `observation_size`: it runs reset op by op, 10 to 20 s on a CPU
+        # (hundreds of tiny compiles); tracing it for the shape takes well under one.
+        obs_shape = jax.eval_shape(self.env.reset, jax.random.PRNGKey(0)).obs.shape
+        self.spec = EnvSpec.box_actions(tuple(obs_shape), low, high)
 
     def reset(self, key: jax.Array) -> tuple[jax.Array, BraxState]:
         inner = self.env.reset(key)
@@ -120,9 +123,12 @@ class BraxEnv:
     def _view(self) -> tuple[tuple[int, int], float]:
         """The two axes the body spreads over at reset (x first) and the view's width in metres."""
         if not hasattr(self, "_view_cache"):
-            with jax.ensure_compile_time_eval():  # concrete even when called under jit
-                # jitted: Brax's reset op by op takes tens of seconds
-                pos = np.asarray(jax.jit(self.env.reset)(jax.random.PRNGKey(0)).pipeline_state.x.pos)
+            # Compiled ahead of time and called on a numpy key, so that it runs even when
+            # render is being traced under jit (where `ensure_compile_time_eval` would run
+            # Brax's reset op by op: 10 to 20 s on a CPU).
+            key = np.zeros(2, np.uint32)  # jax.random.PRNGKey(0)
+            reset = jax.jit(self.env.reset).lower(key).compile()
+            pos = np.asarray(reset(key).pipeline_state.x.pos)
             spread = pos.max(axis=0) - pos.min(axis=0)
             other = 2 if spread[2] >= spread[1] else 1
             self._view_cache = (0, other), float(max(1.0, 3.0 * max(spread[0], spread[other])))

@@ -187,18 +187,27 @@ def test_preset_overrides_static_and_hparams_fields():
 def test_preset_overrides_win_over_tuned_values():
     tuned = preset("Pendulum-v1")
     assert tuned.env == "Pendulum-v1"
-    assert tuned.hparams.gamma != PPOConfig().hparams.gamma  # the preset tunes gamma
-    config = preset("Pendulum-v1", gamma=0.5, num_envs=2, num_steps=16, num_minibatches=2)
-    assert config.hparams.gamma == 0.5
+    assert tuned.hparams.gae_lambda != PPOConfig().hparams.gae_lambda  # the preset tunes lambda
+    config = preset("Pendulum-v1", gae_lambda=0.5, num_envs=2, num_steps=16, num_minibatches=2)
+    assert config.hparams.gae_lambda == 0.5
     assert config.num_envs == 2
     # everything else stays tuned
     assert config.hparams.learning_rate == tuned.hparams.learning_rate
     assert config.normalize_observations == tuned.normalize_observations
 
 
+def test_every_gymnax_env_has_a_preset():
+    """Issue 14: a preset for every env gymnax registers (MNISTBandit-bsuite, which
+    downloads MNIST, is not offered at all)."""
+    untuned = [env for env in ppo_jax.available_envs() if env not in ppo_jax.preset_envs()]
+    assert untuned == [], untuned
+
+
 def test_preset_without_tuning_is_the_defaults():
-    untuned = next(env for env in ppo_jax.available_envs() if env not in ppo_jax.preset_envs())
-    assert preset(untuned) == PPOConfig(env=untuned)
+    # every gymnax env has one now; Brax's humanoid has none
+    assert "brax/humanoid" in ppo_jax.available_envs(suites=True)
+    assert "brax/humanoid" not in ppo_jax.preset_envs()
+    assert preset("brax/humanoid") == PPOConfig(env="brax/humanoid")
 
 
 def test_preset_unknown_override_raises():

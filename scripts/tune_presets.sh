@@ -30,6 +30,10 @@ declare -A ARGS=(
   # second search: every first-search seed learned to stand still (return about 0)
   [MountainCarContinuous-v0+norm]="--set total_timesteps=999424 --set num_envs=32 --set num_steps=16 --set max_grad_norm=1.0 --set normalize_observations=true --set normalize_rewards=true"
 )
+# The misc envs' searches: the defaults' settings at three learning rates; for the
+# envs that hide their task, an MLP against a GRU (see OWN below).
+DEFAULT_LRS="--grid learning_rate=2.5e-4,1e-3,2.5e-3 --num-seeds 8"
+HIDDEN_TASK="--set num_envs=16 --set rnn_size=64 --grid network=mlp,gru --grid learning_rate=5e-4,1e-3,2.5e-3 --num-seeds 4"
 # Searches from the preset itself (its other settings unchanged), with their own
 # swept values instead of blines' settings and the three learning rates.
 declare -A OWN=(
@@ -45,13 +49,13 @@ declare -A OWN=(
   # steps. MetaMaze, PointRobot and the two bandits hide the task (the goal, the arms'
   # odds) and show the last action and reward, so a recurrent policy can learn it
   # within an episode: a GRU against the MLP, at 3 learning rates.
-  [MetaMaze-misc]="--set num_envs=16 --set rnn_size=64 --grid network=mlp,gru --grid learning_rate=5e-4,1e-3,2.5e-3 --num-seeds 4"
-  [PointRobot-misc]="--set num_envs=16 --set rnn_size=64 --grid network=mlp,gru --grid learning_rate=5e-4,1e-3,2.5e-3 --num-seeds 4"
-  [BernoulliBandit-misc]="--set num_envs=16 --set rnn_size=64 --grid network=mlp,gru --grid learning_rate=5e-4,1e-3,2.5e-3 --num-seeds 4"
-  [GaussianBandit-misc]="--set num_envs=16 --set rnn_size=64 --grid network=mlp,gru --grid learning_rate=5e-4,1e-3,2.5e-3 --num-seeds 4"
-  [Reacher-misc]="--grid learning_rate=2.5e-4,1e-3,2.5e-3 --num-seeds 8"
-  [Swimmer-misc]="--grid learning_rate=2.5e-4,1e-3,2.5e-3 --num-seeds 8"
-  [FrozenLake-misc]="--grid learning_rate=2.5e-4,1e-3,2.5e-3 --num-seeds 8"
+  [MetaMaze-misc]="$HIDDEN_TASK"
+  [PointRobot-misc]="$HIDDEN_TASK"
+  [BernoulliBandit-misc]="$HIDDEN_TASK"
+  [GaussianBandit-misc]="$HIDDEN_TASK"
+  [Reacher-misc]="$DEFAULT_LRS"
+  [Swimmer-misc]="$DEFAULT_LRS"
+  [FrozenLake-misc]="$DEFAULT_LRS"
   [Pong-misc]="--grid learning_rate=2.5e-4,1e-3 --num-seeds 4"
 )
 MISC=(MetaMaze-misc PointRobot-misc BernoulliBandit-misc GaussianBandit-misc Reacher-misc Swimmer-misc

@@ -620,7 +620,7 @@ _PRESETS.update({
     # The goal moves every episode; reaching it pays 10 and respawns the agent. The
     # MLP at lr 2.5e-3 ended at 8.3, the GRU at 8.0 (lr 1e-3); the untrained agent
     # scores 7.3, so neither learned much at this budget.
-    "MetaMaze-misc": (dict(**_HIDDEN_TASK), dict(learning_rate=2.5e-3)),
+    "MetaMaze-misc": (dict(_HIDDEN_TASK), dict(learning_rate=2.5e-3)),
     # A hidden goal on a circle (sparse reward): the GRU remembers where it was found,
     # 8.8 at lr 2.5e-3; the MLP reached 3.7 (the defaults 0.8).
     "PointRobot-misc": (dict(network="gru", rnn_size=64, **_HIDDEN_TASK), dict(learning_rate=2.5e-3)),
@@ -631,7 +631,7 @@ _PRESETS.update({
     # Not learned: arm 0 pays 0, arm 1 a hidden mean drawn from N(-1, 1). Pulling arm
     # 1 once and keeping it when it paid would average about 7 (99 x E[max(0, mu)] - 1);
     # every setting settled on the safe arm (0.000 to 0.003).
-    "GaussianBandit-misc": (dict(**_HIDDEN_TASK), dict(learning_rate=5e-4)),
+    "GaussianBandit-misc": (dict(_HIDDEN_TASK), dict(learning_rate=5e-4)),
     # The defaults' settings (4 envs x 128 steps, 2x64 tanh), the best of lr 2.5e-4
     # (the default), 1e-3 and 2.5e-3 over 8 seeds.
     "Reacher-misc": (dict(total_timesteps=499_712), dict(learning_rate=2.5e-3)),  # 31.8 (default lr 19.7)

@@ -2,7 +2,7 @@
 or with --brax on the paper's own seven MuJoCo tasks in Brax.
 
     python scripts/ablation.py                                  # 1e6 steps x 3 seeds, as the paper
-    python scripts/ablation.py --budget 100000 --seeds 2 --out scripts/results
+    python scripts/ablation.py --budget 100000 --seeds 2 --out runs/ablation-small
     python scripts/ablation.py --brax                           # the paper's 7 tasks, 1e6 x 3 (a GPU)
     python scripts/ablation.py --brax --envs brax/inverted_pendulum brax/inverted_double_pendulum \
         --budget 100000 --seeds 2                               # what a 2-core CPU fits
@@ -407,7 +407,9 @@ def parse_args(argv=None):
     p.add_argument("--random-episodes", type=int, default=100)
     p.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE,
                    help="the paper's Table 1 as CSV (setting,normalized_score)")
-    p.add_argument("--out", type=Path, default=REPO_ROOT / "scripts" / "results")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: scripts/results/ablation-gymnax; "
+                        "with --brax, scripts/results/ablation-brax)")
     p.add_argument("--average-envs", nargs="+", default=None,
                    help="envs whose normalized scores the main column averages (default: all); "
                         "the others still get their per-env column")
@@ -416,6 +418,8 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.envs is None:
         args.envs = list(PAPER_BRAX_ENVS if args.brax else DEFAULT_ENVS)
+    if args.out is None:
+        args.out = REPO_ROOT / "scripts" / "results" / ("ablation-brax" if args.brax else "ablation-gymnax")
     for env in args.envs:  # bad ids and options fail here, before anything compiles
         ppo_jax.PPOConfig(env=env, env_options=env_options(env, args))
     return args

@@ -24,7 +24,7 @@ programs, so their ratio is the run-time overhead.
 
 Writes one JSON line per (round, method) and a summary line (means with 95%
 bootstrap CIs, the difference of means with its CI, the time ratios) to
-scripts/results/bench_pbt.jsonl.
+scripts/results/bench-pbt/results.jsonl.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ready-every", type=int, default=10)
     p.add_argument("--procedures", type=int, default=8, help="procedures (seeds of a method) per round")
     p.add_argument("--rounds", type=int, default=5, help="alternating rounds (round 1 compiles)")
-    p.add_argument("--out", type=Path, default=REPO_ROOT / "scripts" / "results" / "bench_pbt.jsonl")
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "scripts" / "results" / "bench-pbt" / "results.jsonl")
     return p
 
 

@@ -21,7 +21,7 @@ vmapped seeds), compiled once, then run `--repeats` times; env steps per
 second counts all seeds. For Craftax the "world every step" adapter is timed
 alike.
 
-Results: JSON lines in `--out` (default scripts/results/bench_suites.jsonl),
+Results: JSON lines in `--out` (default scripts/results/bench-suites/results.jsonl),
 one line per measurement, with the machine and the package versions.
 """
 
@@ -140,7 +140,7 @@ def parse_args(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--train-seeds", type=int, default=0, help="also time training with this many seeds")
     p.add_argument("--train-updates", type=int, default=8)
-    p.add_argument("--out", default=str(REPO_ROOT / "scripts/results/bench_suites.jsonl"))
+    p.add_argument("--out", default=str(REPO_ROOT / "scripts/results/bench-suites/results.jsonl"))
     args = p.parse_args(argv)
     for name in ("steps", "repeats", "train_updates"):
         if getattr(args, name) < 1:

@@ -1,7 +1,7 @@
 """Speed of `ppo_jax.sweep` against the same runs done one after another.
 
     python scripts/bench_sweep.py                         # 16 configs x 8 seeds, CartPole-v1
-    python scripts/bench_sweep.py --total-timesteps 500000 --out scripts/results/bench_sweep_gpu.json
+    python scripts/bench_sweep.py --total-timesteps 500000 --out scripts/results/bench-sweep-gpu/results.json
 
 The grid: learning_rate {1e-4, 3e-4, 1e-3, 3e-3} x clip_eps {0.1, 0.2} x
 ent_coef {0, 0.01} = 16 configurations, 8 seeds each: 128 runs of

@@ -52,7 +52,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--eval-every", type=int, default=10)
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default=os.path.join(RESULTS, "tracking_cost.jsonl"))
+    parser.add_argument("--out", default=os.path.join(RESULTS, "tracking-cost", "results.jsonl"))
     parser.add_argument("--note", default="", help="free text stored with the results (e.g. the machine)")
     args = parser.parse_args(argv)
     config = ppo_jax.preset(args.env, total_timesteps=args.total_timesteps)

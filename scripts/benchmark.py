@@ -4,7 +4,7 @@ side by side with Stable-Baselines3 PPO measured in the same run.
     python scripts/benchmark.py                                  # CartPole-v1, 5e5 steps, 1/8/64 seeds + SB3
     python scripts/benchmark.py --env Breakout-MinAtar Pendulum-v1 --skip-sb3
     python scripts/benchmark.py --populations 1 8 64 512 4096    # on a GPU
-    python scripts/benchmark.py --plot-only scripts/results/benchmark_cartpole_v1.jsonl
+    python scripts/benchmark.py --plot-only scripts/results/benchmark-cartpole-cpu/results.jsonl
 
 What is measured, for each (library, env, population):
   compile_s    jax.jit(f).lower(*args).compile(), caches cleared first (SB3: model construction)
@@ -606,7 +606,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "faster for 64-wide MLPs, and far faster on a busy machine, so SB3 gets its best")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None,
-                   help="JSON lines path (default scripts/results/benchmark_<env>.jsonl); PNG beside it")
+                   help="JSON lines path (default scripts/results/benchmark-<env>/results.jsonl); PNG beside it")
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds one measurement (all its repeats) may take before it is killed and "
                         "recorded as an error")
@@ -618,7 +618,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def slug(env_id: str) -> str:
-    return env_id.lower().replace("-", "_")
+    return env_id.lower()
 
 
 def env_budget(args, env_id: str) -> int:
@@ -660,7 +660,7 @@ def write_line(f, record: dict) -> None:
 
 
 def run_benchmark(args) -> list[dict]:
-    out = args.out or REPO_ROOT / "scripts" / "results" / f"benchmark_{'_'.join(map(slug, args.env))}.jsonl"
+    out = args.out or REPO_ROOT / "scripts" / "results" / f"benchmark-{'-'.join(map(slug, args.env))}" / "results.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
     machine = {"record": "machine", **machine_info(), "args": {
         k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "worker"}}

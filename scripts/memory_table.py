@@ -13,7 +13,7 @@ the same settings with network="mlp" and two hidden layers of the encoder's widt
 For every (task, network): `train_seeds(config, num_seeds, seed=0)`, the final
 return of each seed (`ppo_jax.statistics.final_return`: the mean training
 return over the last 10% of updates) and, for the probe, the greedy policy's
-mean return over 200 `evaluate` episodes. Writes scripts/results/memory_table.json
+mean return over 200 `evaluate` episodes. Writes scripts/results/memory-table/memory_table.json
 and .md (mean, min, wall time) and prints the table.
 """
 
@@ -94,7 +94,7 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--num-seeds", type=int, default=8)
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     p.add_argument("--networks", nargs="+", default=["mlp", "gru", "lstm"], choices=["mlp", "gru", "lstm"])
-    p.add_argument("--out", type=Path, default=REPO_ROOT / "scripts" / "results" / "memory_table")
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "scripts" / "results" / "memory-table" / "memory_table")
     args = p.parse_args(argv)
     rows = []
     args.out.parent.mkdir(parents=True, exist_ok=True)

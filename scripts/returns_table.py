@@ -13,9 +13,9 @@ the normalized score.
 
 MNISTBandit-bsuite is left out: gymnax loads MNIST from the internet.
 
-One file per env, scripts/results/returns/<env>.json, so that rows measured on
+One file per env, scripts/results/returns-table/rows/<env>.json, so that rows measured on
 another machine (a GPU: `bash scripts/gpu_measure.sh table:Breakout-MinAtar`)
-merge by copying the file. From all of them: scripts/results/returns_table.md
+merge by copying the file. From all of them: scripts/results/returns-table/returns_table.md
 (the table and the aggregate, also put into the README between its
 returns-table markers) and returns_curves.png (learning curves).
 
@@ -39,8 +39,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # the working tree's ppo_jax, whatever is installed
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
-RESULTS = REPO_ROOT / "scripts" / "results"
-ROWS_DIR = RESULTS / "returns"
+RESULTS = REPO_ROOT / "scripts" / "results" / "returns-table"
+ROWS_DIR = RESULTS / "rows"
 
 # PPO's final returns in gymnax's README (its gymnax-blines baselines), at the
 # budgets below. MemoryChain's 0.1 is a memoryless policy's.

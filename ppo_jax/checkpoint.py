@@ -26,10 +26,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ppo_jax.config import PPOConfig
-from ppo_jax.context import check_agent_fits, make_context
-from ppo_jax.envs import EnvParams, Environment
-from ppo_jax.types import TrainState
+from ppo_jax.config.config import PPOConfig
+from ppo_jax.core.context import check_agent_fits, make_context
+from ppo_jax.core.iteration import init_state
+from ppo_jax.core.types import TrainState
+from ppo_jax.envs import Environment, EnvParams
 
 FORMAT = "ppo_jax.checkpoint"
 FORMAT_VERSION = 1
@@ -75,10 +76,8 @@ def _flatten(state: TrainState) -> dict:
 
 def abstract_state(config: PPOConfig, batch_shape: tuple = (), env=None, env_params=None) -> TrainState:
     """The shapes and dtypes of a `TrainState` for `config` (leaves ShapeDtypeStruct)."""
-    from ppo_jax.train import make_trainer  # train imports progress; keep this module light
-
-    trainer = make_trainer(config, env, env_params)
-    single = jax.eval_shape(trainer.init, jax.random.key(0), config.hparams)
+    ctx = make_context(config, env, env_params)
+    single = jax.eval_shape(lambda key: init_state(ctx, key, config.hparams), jax.random.key(0))
     return jax.tree.map(lambda x: jax.ShapeDtypeStruct(tuple(batch_shape) + x.shape, x.dtype), single)
 
 

@@ -1,65 +1,13 @@
-"""The policy's action distributions in plain `jax.numpy`: log-probability, entropy, KL.
+"""Moved: `ppo_jax.distributions` is now `ppo_jax.core.distributions`.
 
-A policy's output is a dict of distribution parameters (`ActorCritic.policy`):
-{"logits": [..., A]} for a Categorical over A actions, or {"mean": [..., A],
-"log_std": [..., A]} for a diagonal Gaussian over A-vectors. These functions
-are what the rollout and the loss use: the same maths as distrax's
-Categorical and MultivariateNormalDiag (`networks.make_distribution`, against
-which tests/test_distributions.py checks them), with no distribution objects
-in the hot path.
+Its public names are still served here, with a DeprecationWarning naming the new path.
 """
 
-from __future__ import annotations
+from ppo_jax._moved import moved_names
 
-import math
-
-import jax
-import jax.numpy as jnp
-
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-
-
-def _pick(log_p: jax.Array, action: jax.Array) -> jax.Array:
-    """log_p[..., action] as a one-hot product: a gather, batched by vmap, is
-    much slower than this on CPU."""
-    return jnp.sum(jax.nn.one_hot(action, log_p.shape[-1], dtype=log_p.dtype) * log_p, axis=-1)
-
-
-def log_prob(dist_params: dict, action: jax.Array) -> jax.Array:
-    """log pi(action): action int [...] (Categorical) or float [..., A] (Gaussian) -> [...]."""
-    if "logits" in dist_params:
-        return _pick(jax.nn.log_softmax(dist_params["logits"], axis=-1), action)
-    mean, log_std = dist_params["mean"], dist_params["log_std"]
-    z = (action - mean) * jnp.exp(-log_std)
-    return jnp.sum(-0.5 * z**2 - log_std - _HALF_LOG_2PI, axis=-1)
-
-
-def entropy(dist_params: dict) -> jax.Array:
-    """H[pi]: [...]."""
-    if "logits" in dist_params:
-        log_p = jax.nn.log_softmax(dist_params["logits"], axis=-1)
-        return -jnp.sum(jnp.exp(log_p) * log_p, axis=-1)
-    log_std = dist_params["log_std"]
-    return jnp.sum(log_std + 0.5 + _HALF_LOG_2PI, axis=-1)
-
-
-def kl_divergence(p_params: dict, q_params: dict) -> jax.Array:
-    """KL[p || q] between two distributions of the same kind: [...]."""
-    if "logits" in p_params:
-        log_p = jax.nn.log_softmax(p_params["logits"], axis=-1)
-        log_q = jax.nn.log_softmax(q_params["logits"], axis=-1)
-        return jnp.sum(jnp.exp(log_p) * (log_p - log_q), axis=-1)
-    p_mean, p_log_std = p_params["mean"], p_params["log_std"]
-    q_mean, q_log_std = q_params["mean"], q_params["log_std"]
-    var_ratio = jnp.exp(2.0 * (p_log_std - q_log_std))
-    mean_term = ((p_mean - q_mean) * jnp.exp(-q_log_std)) ** 2
-    return 0.5 * jnp.sum(var_ratio + mean_term - 1.0 - jnp.log(var_ratio), axis=-1)
-
-
-def log_prob_entropy_kl(new_params: dict, old_params: dict, action: jax.Array):
-    """(log pi_new(action), H[pi_new], KL[pi_old || pi_new]): what the loss needs.
-
-    Written as three calls: inside one jitted program XLA's common-subexpression
-    pass computes each policy's log-softmax once.
-    """
-    return log_prob(new_params, action), entropy(new_params), kl_divergence(old_params, new_params)
+__getattr__ = moved_names(__name__, {
+    'entropy': 'ppo_jax.core.distributions',
+    'kl_divergence': 'ppo_jax.core.distributions',
+    'log_prob': 'ppo_jax.core.distributions',
+    'log_prob_entropy_kl': 'ppo_jax.core.distributions',
+})

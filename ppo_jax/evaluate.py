@@ -6,21 +6,31 @@ frozen (evaluation never updates them).
 
 from __future__ import annotations
 
-import functools
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 
-from ppo_jax.config import PPOConfig
-from ppo_jax.context import AgentContext, check_agent_fits, check_finite_agent, make_context
-from ppo_jax.envs import EnvParams, Environment, LogState
-from ppo_jax.networks import draw_policy_noise, greedy_action, is_recurrent, sample_from_noise
-from ppo_jax.normalize import observe
-from ppo_jax.types import TrainOutput, TrainState
-from ppo_jax.validation import check_positive_int
+from ppo_jax._moved import moved_names
+from ppo_jax.config.config import PPOConfig
+from ppo_jax.core.context import (
+    AgentContext,
+    check_agent_fits,
+    check_finite_agent,
+    make_context,
+)
+from ppo_jax.core.rollout import (
+    act_on_batch,
+    network_input,
+    play_episodes,
+    select_action,
+)
+from ppo_jax.core.types import TrainState
+from ppo_jax.envs import Environment, EnvParams
+from ppo_jax.networks.interface import is_recurrent, recurrent_step
+from ppo_jax.outputs import TrainOutput
+from ppo_jax.util.checks import check_positive_int
 
 
 def _check_single_agent(state: TrainState) -> None:
@@ -29,48 +39,6 @@ def _check_single_agent(state: TrainState) -> None:
             f"state holds a population (leading axis {state.update_step.shape}); pick one agent "
             "first, e.g. jax.tree.map(lambda x: x[0], outs.state)"
         )
-
-
-def _network_input(ctx: AgentContext, obs_stats, flat_obs: jax.Array) -> jax.Array:
-    """A flattened observation as the network sees it (frozen normalization statistics)."""
-    return observe(obs_stats, flat_obs, ctx.config.normalize_observations)
-
-
-def select_action(ctx: AgentContext, params, obs_stats, flat_obs: jax.Array, key: jax.Array,
-                  deterministic: bool) -> jax.Array:
-    """The policy's action (before the env's clipping), as in the rollout.
-
-    `params` and `obs_stats` are one agent's network params and frozen
-    observation statistics; flat_obs float32 [obs_dim] -> action [] or [A].
-    """
-    dist_params = ctx.network.apply(params, _network_input(ctx, obs_stats, flat_obs), method="policy")
-    return _action_from(ctx, dist_params, key, deterministic)
-
-
-def _action_from(ctx: AgentContext, dist_params: dict, key: jax.Array, deterministic: bool) -> jax.Array:
-    """One observation's action from its distribution parameters (greedy, or sampled with `key`)."""
-    if deterministic:
-        return greedy_action(dist_params)
-    noise = draw_policy_noise(key, (ctx.adapter.spec.policy_dim,), ctx.adapter.spec.discrete)
-    return sample_from_noise(dist_params, noise)
-
-
-def act_on_batch(ctx: AgentContext, params, obs_stats, flat_obs: jax.Array, keys: jax.Array,
-                 deterministic: bool, hidden=None) -> tuple[jax.Array, object]:
-    """Actions for flat_obs [N, D] (row i sampled with keys[i]) and, for a recurrent
-    network, the carry after them (`hidden` leaves [N, ...]: the carry entering this step).
-
-    Returns (actions [N, ...], carry or None).
-    """
-    if hidden is None:
-        act = lambda k, o: select_action(ctx, params, obs_stats, o, k, deterministic)
-        return jax.vmap(act)(keys, flat_obs), None
-    obs = _network_input(ctx, obs_stats, flat_obs)
-    starts = jnp.zeros((1, obs.shape[0]), bool)  # a carry to reset is the caller's initial carry
-    hidden, dist_params, _ = ctx.network.apply(params, hidden, obs[None], starts, method="unroll")
-    dist_params = jax.tree.map(lambda x: x[0], dist_params)
-    action = jax.vmap(lambda k, d: _action_from(ctx, d, k, deterministic))(keys, dist_params)
-    return action, hidden
 
 
 def agent_context(config: PPOConfig, state: TrainState, env, env_params, where: str) -> AgentContext:
@@ -168,95 +136,22 @@ def make_value_fn(config: PPOConfig, state: TrainState, env: Environment | None 
             batch_shape, flat = _flat_batch(ctx, obs, "value")
             hidden = jax.tree.map(lambda h: jnp.reshape(h, (flat.shape[0],) + jnp.shape(h)[len(batch_shape):]),
                                   carry)
-            obs_in = _network_input(ctx, state.obs_stats, flat)
-            _, _, value = ctx.network.apply(state.params, hidden, obs_in[None],
-                                            jnp.zeros((1, flat.shape[0]), bool), method="unroll")
-            return jnp.reshape(value[0], batch_shape)
+            obs_in = network_input(ctx, state.obs_stats, flat)
+            _, _, value = recurrent_step(ctx.network, state.params, hidden, obs_in,
+                                         jnp.zeros(flat.shape[:1], bool))
+            return jnp.reshape(value, batch_shape)
 
         return recurrent_value
 
     def value_one(_, obs) -> jax.Array:
         return ctx.network.apply(state.params,
-                                 _network_input(ctx, state.obs_stats, ctx.adapter.flatten_obs(obs)),
+                                 network_input(ctx, state.obs_stats, ctx.adapter.flatten_obs(obs)),
                                  method="value")
 
     def value(obs) -> jax.Array:
         return _over_batch(value_one, ctx.adapter.batch_shape(obs, "value"), None, obs)
 
     return value
-
-
-# Episodes of an env whose params name no `max_steps_in_episode` stop here (a
-# bound, so evaluation inside training can never loop forever).
-DEFAULT_EPISODE_STEP_LIMIT = 10_000
-
-
-def episode_step_limit(ctx: AgentContext) -> int:
-    """Steps after which evaluation episodes stop: the env's time limit (its adapter's
-    `max_episode_steps`: gymnax's `max_steps_in_episode`, a suite's limit; every
-    episode has ended by then), else DEFAULT_EPISODE_STEP_LIMIT."""
-    limit = ctx.adapter.max_episode_steps
-    try:
-        return int(limit)
-    except (TypeError, ValueError, jax.errors.ConcretizationTypeError):
-        return DEFAULT_EPISODE_STEP_LIMIT
-
-
-@struct.dataclass
-class _EpisodesCarry:
-    """Episodes played in parallel, leaves [N, ...]; `step` int32 [] steps taken."""
-
-    key: jax.Array
-    env_state: LogState
-    obs: jax.Array
-    done: jax.Array
-    episode_return: jax.Array
-    episode_length: jax.Array
-    step: jax.Array
-    hidden: object = None  # a recurrent network's carry, leaves [N, ...]
-
-
-def _episodes_step(c: _EpisodesCarry, *, ctx: AgentContext, params, obs_stats,
-                   deterministic: bool) -> _EpisodesCarry:
-    """One step of every unfinished episode (finished ones keep their totals)."""
-    key, act_key, step_key = jax.random.split(c.key, 3)
-    n = c.obs.shape[0]
-    action, hidden = act_on_batch(ctx, params, obs_stats, c.obs, jax.random.split(act_key, n),
-                                  deterministic, c.hidden)
-    step = jax.vmap(ctx.adapter.step)(jax.random.split(step_key, n), c.env_state, action)
-    live = ~c.done
-    return _EpisodesCarry(
-        key=key,
-        env_state=step.state,
-        obs=step.obs,
-        done=c.done | step.terminated | step.truncated,
-        episode_return=c.episode_return + jnp.where(live, step.reward, 0.0),
-        episode_length=c.episode_length + live.astype(jnp.int32),
-        step=c.step + 1,
-        hidden=hidden,
-    )
-
-
-def play_episodes(ctx: AgentContext, params, obs_stats, key: jax.Array, num_episodes: int,
-                  deterministic: bool) -> tuple[jax.Array, jax.Array]:
-    """(returns float32 [N], lengths int32 [N]) of N = num_episodes whole episodes.
-
-    One agent (`params`, frozen `obs_stats`) plays N fresh envs in parallel, each
-    until termination or truncation, in a `lax.while_loop` bounded by
-    `episode_step_limit` steps (an episode still running there counts as it stands).
-    The shared core of `evaluate` and of evaluation during training.
-    """
-    reset_key, key = jax.random.split(key)
-    obs, env_state = jax.vmap(ctx.adapter.reset)(jax.random.split(reset_key, num_episodes))
-    init = _EpisodesCarry(key, env_state, obs, jnp.zeros(num_episodes, bool),
-                          jnp.zeros(num_episodes, jnp.float32), jnp.zeros(num_episodes, jnp.int32),
-                          jnp.zeros((), jnp.int32),
-                          ctx.network.initialize_carry((num_episodes,)) if is_recurrent(ctx.network) else None)
-    limit = episode_step_limit(ctx)
-    body = functools.partial(_episodes_step, ctx=ctx, params=params, obs_stats=obs_stats,
-                             deterministic=deterministic)
-    final = jax.lax.while_loop(lambda c: ~jnp.all(c.done) & (c.step < limit), body, init)
-    return final.episode_return, final.episode_length
 
 
 def evaluate(
@@ -344,3 +239,13 @@ def absolute_metric(
 
     returns = play(jax.random.split(key, size), *flat)
     return jnp.reshape(returns, batch + (num_episodes,))
+
+
+# Names that moved out of this module, still served with a DeprecationWarning.
+__getattr__ = moved_names(__name__, {
+    'DEFAULT_EPISODE_STEP_LIMIT': 'ppo_jax.core.rollout',
+    'act_on_batch': 'ppo_jax.core.rollout',
+    'episode_step_limit': 'ppo_jax.core.rollout',
+    'play_episodes': 'ppo_jax.core.rollout',
+    'select_action': 'ppo_jax.core.rollout',
+})

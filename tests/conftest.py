@@ -1,5 +1,5 @@
 """Shared fixtures: tiny configs, a fast-compiling jit for smoke-sized runs, and
-the scripts in scripts/ loaded as modules.
+the scripts in scripts/ loaded as modules (the command line itself is ppo_jax.cli).
 
 Nothing here is autouse: it only provides fixtures that tests ask for by name.
 Two hooks: the longest files are collected first (LONGEST_FIRST); and under
@@ -21,6 +21,7 @@ import jax
 import pytest
 
 import ppo_jax
+from ppo_jax.tracking.progress import ProgressReport
 
 # The tests compare float32 maths against references at float32 tolerances. On
 # NVIDIA GPUs JAX's default precision runs float32 matrix products in TF32 (10
@@ -35,6 +36,17 @@ if jax.default_backend() == "gpu":
 # optimization level 0 compiles a tiny training run 2-3x faster (measured on
 # CartPole, Pendulum and Asterix-MinAtar) and computes the same thing.
 FAST_COMPILE = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 0}
+
+
+class RecordingHook:
+    """A progress hook that keeps every report: `hook.reports`."""
+
+    def __init__(self, every: int = 1):
+        self.every = every
+        self.reports: list[ProgressReport] = []
+
+    def __call__(self, report: ProgressReport) -> None:
+        self.reports.append(report)
 
 
 def tiny_config(
@@ -135,16 +147,6 @@ def _load_script(name: str):
 def load_script():
     """load_script(name) -> scripts/<name>.py as a module."""
     return _load_script
-
-
-@pytest.fixture(scope="module")
-def train_script():
-    return _load_script("train")
-
-
-@pytest.fixture(scope="module")
-def sweep_script():
-    return _load_script("sweep")
 
 
 class CompileCounter:

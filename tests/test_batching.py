@@ -1,4 +1,4 @@
-"""`ppo_jax.batching`: `any_member` stays unbatched under (nested) vmap, so a `lax.cond` on
+"""`ppo_jax.util.batching`: `any_member` stays unbatched under (nested) vmap, so a `lax.cond` on
 it is a real branch; `sparse_reset` resets only the envs that ended, with the same result
 as resetting every env and selecting."""
 
@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ppo_jax.batching import any_member, reset_pool_size, sparse_reset
+from ppo_jax.util.batching import any_member, reset_pool_size, sparse_reset
 
 
 def add_one_if_any(flag, x):

@@ -14,9 +14,10 @@ import pytest
 from flax import linen as nn
 
 import ppo_jax
-from ppo_jax.context import describe_network, make_context
-from ppo_jax.envs import EnvSpec
-from ppo_jax.networks import init_params, make_network, orthogonal
+from ppo_jax.core.context import describe_network, make_context
+from ppo_jax.envs.spec import EnvSpec
+from ppo_jax.networks.init import init_params, orthogonal
+from ppo_jax.networks.registry import make_network
 
 OBS_SHAPE = (6, 5, 2)
 
@@ -115,7 +116,7 @@ def test_cnn_trains_saves_loads_and_evaluates(tmp_path, fast_jit):
 def test_describe_network_names_the_torso():
     ctx = make_context(cnn_config(conv_channels=(16,), hidden_sizes=(32,)))
     shapes = jax.tree.map(jnp.shape, init_params(ctx.network, jax.random.key(0), ctx.adapter.spec.obs_dim))
-    from ppo_jax.context import _shapes
+    from ppo_jax.core.context import _shapes
     text = describe_network(_shapes(init_params(ctx.network, jax.random.key(0), ctx.adapter.spec.obs_dim)))
     assert text == ("cnn: 4 observation channels, conv channels (16,), 1024 torso features, "
                     "3 policy outputs, hidden sizes (32,)")

@@ -13,7 +13,7 @@ import pytest
 
 import ppo_jax
 from ppo_jax import HParams, PPOConfig, preset
-from ppo_jax.config import HPARAM_FIELDS
+from ppo_jax.config.hparams import HPARAM_FIELDS
 
 
 def test_defaults():

@@ -1,4 +1,4 @@
-"""ppo_jax.distributions (plain jnp) against distrax's Categorical and MultivariateNormalDiag."""
+"""ppo_jax.core.distributions (plain jnp) against distrax's Categorical and MultivariateNormalDiag."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ppo_jax import distributions
-from ppo_jax.networks import make_distribution
+from ppo_jax.core import distributions
+from ppo_jax.core.distributions import make_distribution
 
 
 def _params(kind: str, key, shape=(5, 3)):

@@ -17,8 +17,8 @@ import pytest
 
 import ppo_jax
 from ppo_jax import SweepResult, TrainOutput
-from ppo_jax.statistics import bootstrap_ci, diverged_runs, final_return
-from ppo_jax.train import is_diverged
+from ppo_jax.analysis.statistics import bootstrap_ci, diverged_runs, final_return
+from ppo_jax.core.iteration import is_diverged
 
 # An absurd step size: Adam's steps are ~lr each, so params overflow within an update.
 ABSURD_LR = 1e30
@@ -173,13 +173,15 @@ def test_a_sweep_ranks_an_absurd_learning_rate_last(make_tiny_config):
     np.testing.assert_array_equal(result.diverged(), [[False, False], [True, True], [False, False]])
 
 
-def test_cli_summary_prints_the_divergence(load_script):
+def test_cli_summary_prints_the_divergence():
+    from ppo_jax.cli.train import summarize
+
     metrics = {"episode_return": np.array([[20.0, 21.0], [9.0, 9.0]]),
                "diverged": np.array([[0.0, 0.0], [0.0, 1.0]])}
-    line = load_script("train").summarize(metrics)
+    line = summarize(metrics)
     assert "DIVERGED: 1 of 2 agent(s) (agents [1]) diverged" in line
     assert "first at update 2" in line
-    assert "DIVERGED" not in load_script("train").summarize({**metrics, "diverged": np.zeros((2, 2))})
+    assert "DIVERGED" not in summarize({**metrics, "diverged": np.zeros((2, 2))})
 
 
 def test_train_output_without_the_metric_still_works():
@@ -195,7 +197,9 @@ def test_progress_reports_count_diverged_agents_and_the_bar_says_so(make_tiny_co
     stream per run): the learning rate is traced, so both runs share one compile."""
     import io
 
-    from ppo_jax.progress import ProgressBar, RecordingHook
+    from conftest import RecordingHook
+
+    from ppo_jax.tracking.progress import ProgressBar
 
     class RecordAndDraw(RecordingHook):
         def __init__(self):

@@ -36,5 +36,5 @@ def test_docstring_examples_run(module_name):
 def test_the_public_examples_are_found():
     """The finder sees the examples of the public entry points (a broken finder tests nothing)."""
     found = {test.name for name in MODULES for test in examples(name)}
-    assert {"ppo_jax.train.make_train", "ppo_jax.train.train_seeds", "ppo_jax.sweeps",
-            "ppo_jax.search_space.random_search", "ppo_jax.statistics.final_return"} <= found
+    assert {"ppo_jax.train.make_train", "ppo_jax.train.train_seeds", "ppo_jax.population.sweep",
+            "ppo_jax.population.search.random_search", "ppo_jax.analysis.statistics.final_return"} <= found

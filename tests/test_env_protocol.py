@@ -10,18 +10,19 @@ errors, and the Box action mapping onto the env's bounds.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import jit_fast
 from flax import struct
 
 import ppo_jax
-from conftest import jit_fast
-from ppo_jax.envs import EnvSpec, EnvStep, GymnaxAdapter, ProtocolAdapter, make_env
-
+from ppo_jax.envs.adapters import GymnaxAdapter, ProtocolAdapter, make_env
+from ppo_jax.envs.spec import EnvSpec, EnvStep
 
 # ------------------------------------------------ a user's env (the README example) ---
 
@@ -278,8 +279,8 @@ def test_craftax_generates_worlds_only_when_needed_with_the_same_result():
     rounding in the world generator), at
     steps where no env ends, a few do (the pooled branch) or many do (the full one),
     for a population of agents (vmap over agents of vmap over envs)."""
-    from ppo_jax.batching import reset_pool_size
-    from ppo_jax.suites.craftax_env import CraftaxEnv
+    from ppo_jax.envs.suites.craftax_env import CraftaxEnv
+    from ppo_jax.util.batching import reset_pool_size
 
     env = CraftaxEnv("Craftax-Classic-Symbolic-v1", max_timesteps=5)
 

@@ -14,7 +14,7 @@ import pytest
 from gymnax.environments import spaces
 
 import ppo_jax
-from ppo_jax.train import METRIC_NAMES
+from ppo_jax.core.iteration import METRIC_NAMES
 
 ENVS = ppo_jax.available_envs()
 # MinAtar programs take 2-3x longer to compile than the others: marked so that

@@ -17,9 +17,9 @@ from conftest import jit_fast, tiny_config
 from test_probes import OneStepChoiceEnv
 
 import ppo_jax
-from ppo_jax.context import make_context
-from ppo_jax.evaluate import play_episodes
-from ppo_jax.train import METRIC_NAMES, eval_key
+from ppo_jax.core.context import make_context
+from ppo_jax.core.iteration import METRIC_NAMES, eval_key
+from ppo_jax.core.rollout import play_episodes
 
 TRAINING_METRICS = [n for n in METRIC_NAMES if not n.startswith("eval_")]
 
@@ -186,7 +186,7 @@ def test_best_policy_survives_a_checkpoint_and_old_checkpoints_still_load(tmp_pa
 
 
 def test_progress_bar_shows_the_last_eval_return():
-    from ppo_jax.progress import RecordingHook
+    from conftest import RecordingHook
     hook = RecordingHook(every=3)
     config = _cartpole(eval_every=2, eval_episodes=2)
     ppo_jax.train_seeds(config, num_seeds=2, progress=hook)

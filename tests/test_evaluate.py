@@ -13,9 +13,9 @@ from conftest import jit_fast, tiny_config
 from test_probes import ConstantRewardEnv, ObservationRewardEnv, OneStepChoiceEnv
 
 import ppo_jax
-from ppo_jax.envs import make_env
-from ppo_jax.networks import make_network
-from ppo_jax.normalize import normalize
+from ppo_jax.core.normalize import normalize
+from ppo_jax.envs.adapters import make_env
+from ppo_jax.networks.registry import make_network
 
 DETERMINISTIC = {"deterministic": True, "stochastic": False}
 NUM_EPISODES = 64
@@ -28,7 +28,7 @@ CHOICE = OneStepChoiceEnv()
 CONFIG = tiny_config()  # config.env is overridden by the probe env
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def fresh_agent(env):
     """An untrained agent (trainer.init) for a probe env: near-uniform policy."""
     return ppo_jax.make_trainer(CONFIG, env=env).init(jax.random.key(0))
@@ -164,7 +164,7 @@ def test_evaluate_rejects_bad_num_episodes():
 # batches of observations; agents that do not fit the config (issue 11)
 # ---------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def untrained(env_id: str, hidden_sizes=(16,)):
     config = tiny_config(env=env_id, hidden_sizes=hidden_sizes, normalize_observations=True)
     return config, ppo_jax.make_trainer(config).init(jax.random.key(0))

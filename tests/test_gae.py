@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ppo_jax.gae import compute_gae
+from ppo_jax.core.gae import compute_gae
 
 T, B = 9, 3
 

@@ -1,11 +1,11 @@
 """End-to-end learning tests: the presets reach their return thresholds.
 
 Each test trains a vmapped population (`ppo_jax.train_seeds`, one compile) and
-scores every seed by its *final return* (`ppo_jax.statistics.final_return`, the
+scores every seed by its *final return* (`ppo_jax.analysis.statistics.final_return`, the
 library's one definition): the mean of `episode_return` over the last 10% of
 updates (`np.nanmean`: NaN marks an update in which no episode finished). The
 thresholds sit well below what was measured, on the test's seeds and on others
-(each test's docstring; the README's presets section and scripts/results/returns/),
+(each test's docstring; the README's presets section and scripts/results/returns-table/rows/),
 so the tests check learning, not luck.
 
 Budgets: CartPole 8 seeds x 1.5e5 steps, Catch 4 x 1e5, Breakout-MinAtar 2 x 1e5,

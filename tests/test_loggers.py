@@ -19,8 +19,8 @@ import pytest
 from conftest import tiny_config
 
 import ppo_jax
-from ppo_jax.loggers import JsonlLogger, read_jsonl
-from ppo_jax.train import METRIC_NAMES
+from ppo_jax.core.iteration import METRIC_NAMES
+from ppo_jax.tracking.loggers import JsonlLogger, read_jsonl
 
 CONFIG = tiny_config(num_updates=4, eval_every=2, eval_episodes=2)
 NUM_SEEDS = 2

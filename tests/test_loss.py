@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from conftest import jit_fast
 
-from ppo_jax.config import HParams
-from ppo_jax.loss import LossOptions, clipped_surrogate, ppo_loss, value_loss
-from ppo_jax.networks import ActorCritic
-from ppo_jax.types import Batch
+from ppo_jax.config.hparams import HParams
+from ppo_jax.core.loss import LossOptions, clipped_surrogate, ppo_loss, value_loss
+from ppo_jax.core.types import Batch
+from ppo_jax.networks.feedforward import ActorCritic
 
 N, OBS_DIM, NUM_ACTIONS, ACTION_DIM = 32, 5, 3, 2
 EPS = 0.2

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ppo_jax
-from ppo_jax.networks import _orthonormal_columns, orthogonal
+from ppo_jax.networks.init import _orthonormal_columns, orthogonal
 
 
 @pytest.mark.parametrize("shape", [(4, 64), (64, 64), (400, 64), (64, 2), (64, 1)],
@@ -50,7 +50,7 @@ def _sign_fixed_qr(a: np.ndarray) -> np.ndarray:
 
 def test_orthogonal_kernels_are_the_qr_of_one_shared_draw():
     """Layer l's kernel is scale * Q of the tall corner of slice l of one normal draw."""
-    from ppo_jax.networks import orthogonal_kernels
+    from ppo_jax.networks.init import orthogonal_kernels
 
     shapes = [(4, 64), (64, 64), (64, 2), (400, 64), (64, 1)]
     scales = [1.5, np.sqrt(2.0), 0.01, 1.0, 1.0]
@@ -77,8 +77,8 @@ def test_init_params_has_the_module_tree_and_gains(env_id):
     module's gains (sqrt 2 hidden, 0.01 policy head, 1 value head); zeros else."""
     from flax import linen as nn
 
-    from ppo_jax.context import make_context
-    from ppo_jax.networks import init_params
+    from ppo_jax.core.context import make_context
+    from ppo_jax.networks.init import init_params
 
     ctx = make_context(ppo_jax.preset(env_id))
     obs_dim = ctx.adapter.spec.obs_dim
@@ -104,7 +104,7 @@ def test_init_params_reads_gains_from_the_module_not_from_layer_names():
     leaf comes from its own initializer."""
     from flax import linen as nn
 
-    from ppo_jax.networks import init_params, orthogonal_kernel_init
+    from ppo_jax.networks.init import init_params, orthogonal_kernel_init
 
     class Custom(nn.Module):
         @nn.compact
@@ -126,7 +126,7 @@ def test_init_params_reads_gains_from_the_module_not_from_layer_names():
 
 def test_sample_from_noise_has_the_policy_distribution():
     """Gumbel-max samples follow softmax(logits); normal noise gives mean + std * z."""
-    from ppo_jax.networks import draw_policy_noise, sample_from_noise
+    from ppo_jax.core.distributions import draw_policy_noise, sample_from_noise
 
     n = 200_000
     logits = jnp.array([0.3, -1.2, 1.0, 0.0])

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ppo_jax.normalize import (
+from ppo_jax.core.normalize import (
     EPS,
     init_reward_scaler,
     init_running_stats,

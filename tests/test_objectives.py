@@ -19,10 +19,11 @@ import numpy as np
 import pytest
 
 import ppo_jax
-from ppo_jax.loss import LossOptions, ppo_loss, surrogate_objective
-from ppo_jax.networks import make_distribution
-from ppo_jax.train import KL_COEF_MAX, KL_COEF_MIN, adapt_kl_coef
-from ppo_jax.types import Batch
+from ppo_jax.analysis.statistics import final_return
+from ppo_jax.core.distributions import make_distribution
+from ppo_jax.core.iteration import KL_COEF_MAX, KL_COEF_MIN, adapt_kl_coef
+from ppo_jax.core.loss import LossOptions, ppo_loss, surrogate_objective
+from ppo_jax.core.types import Batch
 
 OBJECTIVES = ("clip", "none", "kl_penalty", "adaptive_kl")
 BETA = 0.7  # the beta handed to the loss in the KL objectives
@@ -235,10 +236,10 @@ def test_adaptive_beta_follows_the_rule_from_the_kl_after_each_update(make_tiny_
     update's whole rollout batch (recomputed here from the states before and after
     update 0), and beta at update u + 1 is the paper's rule applied to beta and that
     KL at update u. A small d_targ and a large one make beta both halve and double."""
-    from ppo_jax.context import make_context
-    from ppo_jax.networks import ActorCritic
-    from ppo_jax.normalize import init_reward_scaler
-    from ppo_jax.rollout import EpisodeTally, RolloutCarry, collect_rollout
+    from ppo_jax.core.context import make_context
+    from ppo_jax.core.normalize import init_reward_scaler
+    from ppo_jax.core.rollout import EpisodeTally, RolloutCarry, collect_rollout
+    from ppo_jax.networks.feedforward import ActorCritic
 
     config = make_tiny_config(num_updates=6, num_envs=4, num_steps=16, update_epochs=4,
                               objective="adaptive_kl", hparams=ppo_jax.HParams(learning_rate=3e-3))
@@ -478,9 +479,9 @@ def test_early_stop_skips_every_minibatch_after_the_first():
 # ------------------------------------------------------------- learning ---
 
 
-def final_return(metrics: dict) -> np.ndarray:
+def final_returns(metrics: dict) -> np.ndarray:
     """Per seed: the library's final return (mean episode return over the last 10% of updates)."""
-    return ppo_jax.statistics.final_return(metrics["episode_return"])
+    return final_return(metrics["episode_return"])
 
 
 @pytest.mark.slow
@@ -491,7 +492,7 @@ def test_cartpole_learns_with_kl_objectives(objective):
                                hparams=ppo_jax.HParams(kl_coef=1.0))
     out = ppo_jax.train_seeds(config, num_seeds=4, seed=0)
     metrics = jax.tree.map(np.asarray, out.metrics)
-    final = final_return(metrics)
+    final = final_returns(metrics)
     assert final.mean() >= 450, f"{objective}: final returns per seed {final}"
 
     beta = metrics["kl_coef"]

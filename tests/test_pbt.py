@@ -20,18 +20,20 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import CompileCounter, RecordingHook, run_on_four_cpu_devices
 
 import ppo_jax
-from ppo_jax.types import TrainState
-from ppo_jax import PBTResult, exploit, population
+from ppo_jax import PBTResult
+from ppo_jax.analysis.statistics import final_return
 from ppo_jax.checkpoint import CheckpointError
-from ppo_jax.config import HPARAM_FIELDS
-from ppo_jax.context import make_context
-from ppo_jax.pbt_train import mean_return
-from ppo_jax.progress import RecordingHook
-from ppo_jax.statistics import final_return
-from ppo_jax.train import init_state, seed_keys
-from conftest import CompileCounter, run_on_four_cpu_devices
+from ppo_jax.config.hparams import HPARAM_FIELDS
+from ppo_jax.core.context import make_context
+from ppo_jax.core.iteration import init_state
+from ppo_jax.core.types import TrainState
+from ppo_jax.parallel import compile as population
+from ppo_jax.pbt import exploit
+from ppo_jax.pbt.run import mean_return
+from ppo_jax.train import seed_keys
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ppo_jax.PPOConfig(
@@ -419,20 +421,22 @@ CLI_RUN = [*CLI_SET, "--space", "learning_rate=1e-4:1e-2:log", "--space", "ent_c
            "--truncation", "0.5", "--no-progress"]
 
 
-def test_cli_writes_outputs_refuses_a_used_folder_and_resumes(load_script, result, tmp_path, capsys):
+def test_cli_writes_outputs_refuses_a_used_folder_and_resumes(result, tmp_path, capsys):
     """Two generations, then --resume for the third: the same run as the fixture's."""
-    cli = load_script("pbt")
+    from ppo_jax.cli import pbt as cli
+    from ppo_jax.cli.main import run_command
+
     out = tmp_path / "run"
-    first = cli.main([*CLI_RUN, "--max-generations", "2", "--out", str(out)])
+    first = run_command(["pbt", *CLI_RUN, "--max-generations", "2", "--out", str(out)])
     assert first.generations_done == 2 and "continue with" in capsys.readouterr().out
     assert sorted(os.listdir(out)) == sorted(cli.RUN_FILES)
     with pytest.raises(SystemExit) as exit_info:  # not empty, no --overwrite: refused, untouched
-        cli.main([*CLI_RUN, "--out", str(out)])
+        run_command(["pbt", *CLI_RUN, "--out", str(out)])
     assert exit_info.value.code == 2 and "--overwrite" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        cli.main(["--resume", str(out), "--seed", "3"])
+        run_command(["pbt", "--resume", str(out), "--seed", "3"])
     assert "drop --seed" in capsys.readouterr().err
-    final = cli.main(["--resume", str(out), "--no-progress"])
+    final = run_command(["pbt", "--resume", str(out), "--no-progress"])
     assert final.complete
     frame = pd.read_csv(out / "pbt.csv")
     expected = result.to_dataframe()
@@ -445,12 +449,13 @@ def test_cli_writes_outputs_refuses_a_used_folder_and_resumes(load_script, resul
     assert len(pd.read_csv(out / "lineage.csv")) == 2 * 3 * 4
     (out / "notes.txt").write_text("mine")
     with pytest.raises(SystemExit):  # --overwrite never deletes files it did not write
-        cli.main([*CLI_RUN, "--out", str(out), "--overwrite"])
+        run_command(["pbt", *CLI_RUN, "--out", str(out), "--overwrite"])
     assert "never deleted" in capsys.readouterr().err and (out / "pbt.csv").exists()
 
 
-def test_cli_rejects_bad_flags_before_training(load_script, tmp_path, capsys):
-    cli = load_script("pbt")
+def test_cli_rejects_bad_flags_before_training(tmp_path, capsys):
+    from ppo_jax.cli.main import run_command
+
     for argv, message in [
         ([*CLI_SET, "--space", "learning_rate=1e-4|1e-3"], "not choices"),
         ([*CLI_SET, "--space", "num_envs=2:8"], "static PPOConfig field"),
@@ -459,7 +464,7 @@ def test_cli_rejects_bad_flags_before_training(load_script, tmp_path, capsys):
         ([*CLI_SET, "--space", "learning_rate=1e-4:1e-2", "--perturb", "0.8"], "--perturb takes two"),
     ]:
         with CompileCounter() as compiles, pytest.raises(SystemExit) as exit_info:
-            cli.main([*argv, "--out", str(tmp_path / "x")])
+            run_command(["pbt", *argv, "--out", str(tmp_path / "x")])
         assert exit_info.value.code == 2 and message in capsys.readouterr().err, argv
         assert compiles.count == 0
     assert not (tmp_path / "x").exists()
@@ -477,7 +482,7 @@ def test_every_train_state_array_field_is_either_copied_or_kept():
 def test_logger_gets_one_curve_per_member_equal_to_the_metrics(tmp_path):
     """pbt(logger=...): curves seed<s>/member<p>, each equal to that member's metrics
     (learning_rate included: it follows the member's evolving hyperparameters)."""
-    from ppo_jax.loggers import JsonlLogger, read_jsonl
+    from ppo_jax.tracking.loggers import JsonlLogger, read_jsonl
 
     logger = JsonlLogger(tmp_path / "pbt.jsonl", run_name="pbt")
     res = ppo_jax.pbt(CONFIG, SPACE, **RUN, logger=logger)

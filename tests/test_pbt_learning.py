@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import ppo_jax
-from ppo_jax.statistics import final_return
+from ppo_jax.analysis.statistics import final_return
 
 POOR = (1e-5, 3e-5)  # 8x to 25x below the default 2.5e-4 (README, "Population-based training")
 

@@ -1,4 +1,4 @@
-"""ppo_jax.progress: one report per update for a whole vmapped population.
+"""ppo_jax.tracking.progress: one report per update for a whole vmapped population.
 
 The hook is tested, not the terminal: a recording hook checks call counts and
 totals. The device-side reduction is tested on a toy scan (cheap to compile)
@@ -15,10 +15,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import RecordingHook
 
 import ppo_jax
-from ppo_jax.progress import (
-    ProgressBar, ProgressReport, RecordingHook, make_emitter, agent_summary, resolve_progress,
+from ppo_jax.tracking.progress import (
+    ProgressBar,
+    ProgressReport,
+    agent_summary,
+    make_emitter,
+    resolve_progress,
 )
 
 CONFIG = ppo_jax.PPOConfig(
@@ -232,7 +237,7 @@ def test_every_in_a_chunked_run_with_batched_update_counts():
 
 
 def test_auto_every():
-    from ppo_jax.progress import report_every
+    from ppo_jax.tracking.progress import report_every
 
     assert report_every(ProgressBar(), 976) == 5
     assert report_every(ProgressBar(), 100) == 1

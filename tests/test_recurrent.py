@@ -14,15 +14,21 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import jit_fast, tiny_config
-from memory_probe import CueMemoryEnv
 
 import ppo_jax
-from ppo_jax.context import make_context
-from ppo_jax.networks import GRU, LSTM, RecurrentActorCritic, init_params
-from ppo_jax.normalize import init_reward_scaler, init_running_stats
-from ppo_jax.rollout import EpisodeTally, RolloutCarry, collect_rollout
-from ppo_jax.train import batch_apply_fn, init_memory, next_state_values, to_sequences
-from ppo_jax.types import Transition
+from ppo_jax.core.context import make_context
+from ppo_jax.core.iteration import (
+    batch_apply_fn,
+    init_memory,
+    next_state_values,
+    to_sequences,
+)
+from ppo_jax.core.normalize import init_reward_scaler, init_running_stats
+from ppo_jax.core.rollout import EpisodeTally, RolloutCarry, collect_rollout
+from ppo_jax.core.types import Transition
+from ppo_jax.envs.probes import CueMemoryEnv
+from ppo_jax.networks.init import init_params
+from ppo_jax.networks.recurrent import GRU, LSTM, RecurrentActorCritic
 
 F, H, T, B = 5, 7, 6, 3
 
@@ -38,7 +44,8 @@ def _reference_loop(cell, cell_params, carry, initial, inputs, starts):
     """flax's cell stepped in a Python loop, the carry reset where starts is set."""
     outputs = []
     for t in range(T):
-        carry = jax.tree.map(lambda c, c0: np.where(np.asarray(starts[t])[:, None], c0, c), carry, initial)
+        start = np.asarray(starts[t])[:, None]
+        carry = jax.tree.map(lambda c, c0, start=start: np.where(start, c0, c), carry, initial)
         carry, y = cell.apply({"params": cell_params}, carry, inputs[t])
         outputs.append(y)
     return carry, np.stack(outputs)
@@ -231,8 +238,8 @@ def gru_runs():
 def test_recurrent_vmapped_seed_equals_single_run(gru_runs):
     population, singles = gru_runs
     for i, single in enumerate(singles):
-        _assert_trees_equal(jax.tree.map(lambda x: x[i], population.metrics), single.metrics)
-        _assert_trees_equal(jax.tree.map(lambda x: x[i], population.state.memory), single.state.memory)
+        _assert_trees_equal(jax.tree.map(lambda x, i=i: x[i], population.metrics), single.metrics)
+        _assert_trees_equal(jax.tree.map(lambda x, i=i: x[i], population.state.memory), single.state.memory)
     assert population.state.memory.hidden.shape == (2, 4, 8)
 
 
@@ -297,7 +304,7 @@ def test_recurrent_sweep_over_the_hidden_size():
 
 
 def test_register_network_feed_forward_and_recurrent():
-    from ppo_jax.networks import _REGISTRY
+    from ppo_jax.networks.registry import _REGISTRY
 
     class Linear(nn.Module):
         policy_dim: int
@@ -364,15 +371,17 @@ def test_masked_cartpole_hides_the_velocities():
         state, full_state = step.state, full_step.state
 
 
-def test_recurrent_cli_trains_saves_and_records_an_episode(train_script, load_script, tmp_path):
+def test_recurrent_cli_trains_saves_and_records_an_episode(tmp_path):
+    from ppo_jax.cli.main import run_command
+
     run = tmp_path / "run"
-    train_script.main(["--env", "MaskedCartPole-v1", "--network", "gru", "--rnn-size", "8",
+    run_command(["train", "--env", "MaskedCartPole-v1", "--network", "gru", "--rnn-size", "8",
                        "--hidden-sizes", "8", "--total-timesteps", "1024", "--num-envs", "4",
                        "--num-minibatches", "2", "--num-seeds", "2", "--out", str(run),
                        "--no-progress", "--no-plot"])
     config, state = ppo_jax.load(run / "checkpoint")
     assert config.network == "gru" and state.memory.hidden.shape == (2, 4, 8)
-    load_script("evaluate").main([str(run), "--episodes", "2", "--gif", str(tmp_path / "ep.gif")])
+    run_command(["evaluate", str(run), "--episodes", "2", "--gif", str(tmp_path / "ep.gif")])
     assert (tmp_path / "ep.gif").stat().st_size > 0
 
 

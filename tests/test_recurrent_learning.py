@@ -1,6 +1,6 @@
 """Recurrent PPO learns what a feed-forward policy cannot (thresholds from measured runs).
 
-- The memory probe (tests/memory_probe.py, k = 10): the GRU's greedy policy is
+- The memory probe (`ppo_jax.envs.probes.CueMemoryEnv`, k = 10): the GRU's greedy policy is
   right on every episode for every seed; the MLP's scores chance.
 - MaskedCartPole-v1 (no velocities) at a CI-sized budget: the GRU preset
   clearly above the MLP with the same settings.
@@ -12,9 +12,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from memory_probe import CueMemoryEnv
 
 import ppo_jax
+from ppo_jax.envs.probes import CueMemoryEnv
 
 MASKED_GRU_MIN = 120.0
 MASKED_MLP_MAX = 80.0

@@ -13,9 +13,9 @@ import chex
 import jax
 import numpy as np
 import pytest
+from conftest import tiny_config
 
 import ppo_jax
-from conftest import tiny_config
 
 CONFIG = tiny_config(num_updates=3, update_epochs=2, normalize_observations=True)
 

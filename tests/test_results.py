@@ -6,7 +6,6 @@ number the tests expect can be worked out by hand.
 
 from __future__ import annotations
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,9 +13,9 @@ import pytest
 
 import ppo_jax
 from ppo_jax import SweepResult, TrainOutput
-from ppo_jax.results import tidy_metrics, update_numbers
-from ppo_jax.statistics import final_return, final_window
-
+from ppo_jax.analysis.frames import tidy_metrics, update_numbers
+from ppo_jax.analysis.statistics import final_return, final_window
+from ppo_jax.population.grids import expand_grid
 
 
 def fake_metrics(batch: tuple[int, ...], num_updates: int, batch_size: int = 64) -> dict:
@@ -77,9 +76,11 @@ def test_train_output_final_return_uses_the_definition():
     np.testing.assert_array_equal(out.final_return(), [14.5, 15.5, 16.5])  # mean of updates 14, 15
 
 
-def test_train_script_summary_uses_the_definition(load_script):
+def test_train_cli_summary_uses_the_definition():
     """15 updates: the last 10% is 2 updates (the script used to take 15 // 10 = 1)."""
-    summary = load_script("train").summarize(fake_metrics((2,), 15))
+    from ppo_jax.cli.train import summarize
+
+    summary = summarize(fake_metrics((2,), 15))
     assert "last 2 updates" in summary and "15.0 over 2 seeds" in summary  # mean of 14.5 and 15.5
     assert "min 14.5, max 15.5" in summary
 
@@ -141,7 +142,7 @@ def fake_sweep() -> SweepResult:
     """3 x 2 grid, 4 seeds, 10 updates: configuration i returns i + u (best: the last)."""
     base = ppo_jax.PPOConfig(total_timesteps=5120)  # 10 updates
     grid = {"learning_rate": [1e-4, 3e-4, 1e-3], "clip_eps": [0.1, 0.2]}
-    settings = ppo_jax.grids.expand_grid(grid)
+    settings = expand_grid(grid)
     configs = tuple(base.replace(**s) for s in settings)
     per_config = fake_metrics((6, 4), 10)
     per_config["episode_return"] = (np.arange(6, dtype=np.float32)[:, None, None]

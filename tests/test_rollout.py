@@ -16,11 +16,17 @@ from flax import struct
 from gymnax.environments import environment, spaces
 
 import ppo_jax
-from ppo_jax.context import make_context
-from ppo_jax.networks import ActorCritic
-from ppo_jax.normalize import init_reward_scaler, init_running_stats
-from ppo_jax.rollout import EpisodeTally, RolloutCarry, bootstrap_values, collect_rollout
-from ppo_jax.train import episode_metrics, explained_variance
+from ppo_jax.core.context import make_context
+from ppo_jax.core.iteration import episode_metrics, explained_variance
+from ppo_jax.core.normalize import init_reward_scaler, init_running_stats
+from ppo_jax.core.rollout import (
+    EpisodeTally,
+    RolloutCarry,
+    bootstrap_values,
+    collect_rollout,
+)
+from ppo_jax.core.types import Transition
+from ppo_jax.networks.feedforward import ActorCritic
 
 
 @struct.dataclass
@@ -195,7 +201,7 @@ def test_bootstrap_values_under_vmap_with_different_truncation_counts():
     value_fn = lambda o: jnp.sum(o, axis=-1) * 10.0
 
     def one(next_obs, values, truncated, last):
-        traj = ppo_jax.types.Transition(
+        traj = Transition(
             obs=None, next_obs=next_obs, action=None, log_prob=None, value=values, reward=None,
             terminated=jnp.zeros_like(truncated), done=truncated, dist_params=None)
         return bootstrap_values(traj, last, value_fn)

@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ppo_jax.types import Batch
-from ppo_jax.update import random_permutation, shuffle_into_minibatches
+from ppo_jax.core.types import Batch
+from ppo_jax.core.update import random_permutation, shuffle_into_minibatches
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 512, 4096, 8192], ids=lambda n: f"n={n}")

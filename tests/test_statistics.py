@@ -7,7 +7,11 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from ppo_jax.statistics import interquartile_mean, normalized_score, stratified_bootstrap_ci
+from ppo_jax.analysis.statistics import (
+    interquartile_mean,
+    normalized_score,
+    stratified_bootstrap_ci,
+)
 
 
 @pytest.mark.parametrize("n", [1, 3, 4, 7, 8, 13, 40])

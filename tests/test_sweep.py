@@ -16,11 +16,16 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import CompileCounter, run_on_four_cpu_devices
 
 import ppo_jax
-from ppo_jax import SweepResult, grids, population, random_search, statistics, sweep
+from ppo_jax import SweepResult, random_search, sweep
+from ppo_jax.analysis import statistics
+from ppo_jax.analysis.frames import tidy_metrics
+from ppo_jax.parallel import compile as population
+from ppo_jax.population import grids
 from ppo_jax.train import seed_keys
-from conftest import CompileCounter, run_on_four_cpu_devices
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ppo_jax.PPOConfig(
     env="CartPole-v1", total_timesteps=96, num_envs=2, num_steps=16, num_minibatches=2,
@@ -156,7 +161,8 @@ _SHARDED_SCRIPT = textwrap.dedent("""
     import jax, numpy as np
     sys.path.insert(0, {root!r})
     import ppo_jax
-    from ppo_jax import grids, sharding
+    from ppo_jax.population import grids, sharded as sharding
+    from ppo_jax.train import seed_keys
     config = ppo_jax.PPOConfig(**{config!r})
     grid = {grid!r}
     assert jax.device_count() == 4, jax.devices()
@@ -164,7 +170,7 @@ _SHARDED_SCRIPT = textwrap.dedent("""
     settings = grids.expand_grid(grid)
     configs = [config.replace(**s) for s in settings]
     out, compiled_now = sharding.run_population(config, [c.hparams for c in configs],
-        np.asarray(jax.random.key_data(ppo_jax.train.seed_keys(0, 3))), tuple(jax.devices()), None, None)
+        np.asarray(jax.random.key_data(seed_keys(0, 3))), tuple(jax.devices()), None, None)
     assert not compiled_now
     value = out["episode_return"]
     np.savez({path!r}, **res.metrics)
@@ -216,7 +222,7 @@ def test_sweep_frame_numbers_updates_like_the_cli_and_train_output(grid_result):
     frame = grid_result.to_dataframe()
     for i in (0, 5):
         own = frame[frame["config"] == i].reset_index(drop=True)
-        tidy = ppo_jax.results.tidy_metrics({k: v[i] for k, v in grid_result.metrics.items()})
+        tidy = tidy_metrics({k: v[i] for k, v in grid_result.metrics.items()})
         tidy = tidy.rename(columns={"learning_rate": "learning_rate_at_update",
                                     "kl_coef": "kl_coef_at_update"})
         pd.testing.assert_frame_equal(own[tidy.columns], tidy, check_dtype=False)
@@ -256,16 +262,13 @@ def test_bootstrap_ci_matches_a_normal_mean():
 
 def test_cli_writes_summary_frame_and_plot(tmp_path, grid_result, capsys):
     """Same static config and population size as grid_result: no compile."""
-    from importlib import util
-    spec = util.spec_from_file_location("sweep_cli", REPO_ROOT / "scripts" / "sweep.py")
-    cli = util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    from ppo_jax.cli.main import run_command
     sets = ["total_timesteps=96", "num_envs=2", "num_steps=16", "num_minibatches=2",
             "update_epochs=1", "hidden_sizes=8", "activation=tanh"]  # grid_result's: the defaults
     argv = [arg for s in sets for arg in ("--set", s)] + [
         "--grid", "learning_rate=1e-4,3e-4,1e-3", "--grid", "clip_eps=0.1,0.2",
         "--num-seeds", "4", "--out", str(tmp_path)]
-    res = cli.main(argv)
+    res = run_command(["sweep", *argv])
     assert res.num_compiles == 0
     np.testing.assert_array_equal(res.metrics["episode_return"], grid_result.metrics["episode_return"])
     assert "final_return" in capsys.readouterr().out

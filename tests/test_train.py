@@ -10,7 +10,7 @@ import pytest
 from conftest import jit_fast, tiny_config
 
 import ppo_jax
-from ppo_jax.train import METRIC_NAMES
+from ppo_jax.core.iteration import METRIC_NAMES
 
 NUM_UPDATES = 4
 NUM_SEEDS = 3

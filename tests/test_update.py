@@ -10,18 +10,19 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 import ppo_jax
-from ppo_jax.config import HParams
-from ppo_jax.loss import LossOptions, ppo_loss
-from ppo_jax.networks import ActorCritic, init_params
-from ppo_jax.train import learning_rate_at
-from ppo_jax.types import Batch
-from ppo_jax.update import (
+from ppo_jax.config.hparams import HParams
+from ppo_jax.core.iteration import learning_rate_at
+from ppo_jax.core.loss import LossOptions, ppo_loss
+from ppo_jax.core.types import Batch
+from ppo_jax.core.update import (
     MinibatchCarry,
     UpdateSettings,
     init_optimizer_state,
     make_optimizer,
     minibatch_step,
 )
+from ppo_jax.networks.feedforward import ActorCritic
+from ppo_jax.networks.init import init_params
 
 B1, B2, EPS = 0.9, 0.999, 1e-5
 

@@ -7,7 +7,7 @@ kinds:
   gymnax >= 1.0: `step` returns `(obs, state, reward, terminated, truncated,
   info)` with `info["final_observation"]` the observation before the auto-reset.
 - `ProtocolAdapter`, for any env that follows the `Env` protocol below: the
-  other suites (`ppo_jax.suites`: Brax, ...) and a user's own env object.
+  other suites (`ppo_jax.envs.suites`: Brax, ...) and a user's own env object.
 
 Box actions: the policy acts in [-1, 1] per component; the adapter clips its
 sample to [-1, 1] and maps it affinely onto the env's bounds [low, high]
@@ -17,146 +17,18 @@ log-probability, so the ratio is taken on what the policy drew.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Protocol, runtime_checkable
-
 import gymnax
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 from gymnax.environments import spaces
+
 # The types of the public API's `env=` / `env_params=` arguments (any gymnax env).
-from gymnax.environments.environment import EnvParams, Environment  # noqa: F401
+from gymnax.environments.environment import Environment, EnvParams  # noqa: F401
 
-
-@dataclasses.dataclass(frozen=True)
-class EnvSpec:
-    """What the agent needs to know about an env: shapes and action bounds.
-
-    obs_dim: length of the flattened observation.
-    obs_shape: shape of one observation before flattening (() for a Discrete
-      observation space, which is one-hot encoded): a "cnn" network restores it.
-    num_actions: the number of actions of a Discrete action space (None for Box).
-    action_size: the length of a Box action vector (None for Discrete).
-    action_low, action_high: float32 [action_size] bounds of a Box space.
-    """
-
-    obs_dim: int
-    obs_shape: tuple = ()
-    num_actions: int | None = None
-    action_size: int | None = None
-    action_low: Any = None
-    action_high: Any = None
-
-    def __post_init__(self):
-        if (self.num_actions is None) == (self.action_size is None):
-            raise ValueError("EnvSpec: give exactly one of num_actions (Discrete) and "
-                             f"action_size (Box), got {self.num_actions!r} and {self.action_size!r}")
-
-    @classmethod
-    def discrete_actions(cls, obs_shape: tuple, num_actions: int) -> "EnvSpec":
-        """The spec of an env with float observations of `obs_shape` and `num_actions` actions."""
-        obs_shape = tuple(int(n) for n in obs_shape)
-        return cls(obs_dim=int(np.prod(obs_shape)), obs_shape=obs_shape, num_actions=int(num_actions))
-
-    @classmethod
-    def box_actions(cls, obs_shape: tuple, low, high) -> "EnvSpec":
-        """The spec of an env with float observations of `obs_shape` and Box actions in
-        [low, high] (float vectors of the action's length)."""
-        obs_shape = tuple(int(n) for n in obs_shape)
-        low = np.asarray(low, np.float32).reshape(-1)
-        high = np.asarray(high, np.float32).reshape(-1)
-        if low.shape != high.shape or not np.all(low < high):
-            raise ValueError(f"EnvSpec.box_actions: need low < high of one shape, got {low} and {high}")
-        return cls(obs_dim=int(np.prod(obs_shape)), obs_shape=obs_shape, action_size=low.size,
-                   action_low=low, action_high=high)
-
-    @property
-    def discrete(self) -> bool:
-        return self.num_actions is not None
-
-    @property
-    def policy_dim(self) -> int:
-        """Width of the policy head: one logit per action, or one mean per action component."""
-        return self.num_actions if self.discrete else self.action_size
-
-
-@struct.dataclass
-class LogState:
-    """Env state plus the running return and length of the current episode.
-
-    Shapes (per env): episode_return [], episode_length [].
-    """
-
-    env_state: Any
-    episode_return: jax.Array
-    episode_length: jax.Array
-
-
-@struct.dataclass
-class StepResult:
-    """One env step, flattened. Shapes for a single env (vmap adds [B]).
-
-    obs: float32 [obs_dim], the next observation (after auto-reset).
-    final_obs: float32 [obs_dim], the observation the step reached (before reset).
-    reward: float32 [], terminated / truncated: bool [].
-    episode_return / episode_length: the finished episode's totals where
-      terminated | truncated, else 0.
-    """
-
-    obs: jax.Array
-    state: LogState
-    final_obs: jax.Array
-    reward: jax.Array
-    terminated: jax.Array
-    truncated: jax.Array
-    episode_return: jax.Array
-    episode_length: jax.Array
-
-
-@struct.dataclass
-class EnvStep:
-    """What an `Env` protocol env's `step` returns, for one env (vmap adds [B]).
-
-    obs: the next observation: the first of a new episode where the step ended one.
-    state: the env state that goes with `obs` (after the reset where one ended).
-    reward: float32 []; terminated, truncated: bool [] (at most one of them True).
-    final_obs: the observation the step reached, before any reset: what a
-      truncated step bootstraps from.
-    """
-
-    obs: jax.Array
-    state: Any
-    reward: jax.Array
-    terminated: jax.Array
-    truncated: jax.Array
-    final_obs: jax.Array
-
-
-@runtime_checkable
-class Env(Protocol):
-    """The env protocol: what `make_train(config, env=...)` accepts besides a gymnax env.
-
-    One env, pure and jittable (the library vmaps it over `num_envs`):
-
-    - `spec`: an `EnvSpec` (`EnvSpec.discrete_actions(obs_shape, n)` or
-      `EnvSpec.box_actions(obs_shape, low, high)`).
-    - `reset(key) -> (obs, state)`: obs float [*spec.obs_shape].
-    - optional `max_episode_steps`: its time limit in steps (evaluation
-      inside training stops episodes there; default 10,000).
-    - `step(key, state, action) -> EnvStep`: action int [] (Discrete) or
-      float [action_size] in [low, high]. The env ends episodes itself, both
-      ways: `terminated` (a terminal state: no bootstrap) and `truncated`
-      (a time limit: the value target bootstraps from V(`final_obs`)), and
-      resets itself when either is True, using `key`.
-    """
-
-    spec: EnvSpec
-
-    def reset(self, key: jax.Array) -> tuple[jax.Array, Any]: ...
-
-    def step(self, key: jax.Array, state: Any, action: jax.Array) -> EnvStep: ...
+from ppo_jax.envs.masked import MASKED_ENVS, MaskedObservation
+from ppo_jax.envs.spec import Env, EnvSpec, LogState, StepResult
+from ppo_jax.envs.suites import make_suite_env
 
 
 def _space_is_supported(space) -> bool:
@@ -328,72 +200,14 @@ class GymnaxAdapter(_Adapter):
 Adapter = GymnaxAdapter | ProtocolAdapter
 
 
-class MaskedObservation(Environment):
-    """A gymnax env that shows only the entries `keep` of its (flat) observation.
-
-    Hiding what an observation needs makes a memory task out of a reactive one:
-    CartPole without its two velocities (`MaskedCartPole-v1`) must infer them
-    from successive positions, which a feed-forward policy cannot. Episode ends,
-    auto-reset and the final observation (masked too) are the wrapped env's.
-    """
-
-    def __init__(self, env: Environment, keep: tuple[int, ...]):
-        super().__init__()
-        self.env = env
-        self.keep = tuple(int(i) for i in keep)
-
-    @property
-    def default_params(self):
-        return self.env.default_params
-
-    @property
-    def name(self) -> str:
-        return f"Masked{self.env.name}"
-
-    @property
-    def num_actions(self) -> int:
-        return self.env.num_actions
-
-    def _mask(self, obs: jax.Array) -> jax.Array:
-        return jnp.reshape(obs, (-1,))[jnp.asarray(self.keep)]
-
-    def step_env(self, key, state, action, params):
-        obs, state, reward, terminated, info = self.env.step_env(key, state, action, params)
-        return self._mask(obs), state, reward, terminated, info
-
-    def reset_env(self, key, params):
-        obs, state = self.env.reset_env(key, params)
-        return self._mask(obs), state
-
-    def is_truncated(self, state, params) -> jax.Array:
-        return self.env.is_truncated(state, params)
-
-    def observation_space(self, params) -> spaces.Box:
-        space = self.env.observation_space(params)
-        keep = jnp.asarray(self.keep)  # jnp: under jit, gymnax may build the bounds as tracers
-        low, high = (jnp.reshape(jnp.broadcast_to(jnp.asarray(b, jnp.float32), space.shape), (-1,))[keep]
-                     for b in (space.low, space.high))
-        return spaces.Box(low, high, (len(self.keep),), jnp.float32)
-
-    def action_space(self, params):
-        return self.env.action_space(params)
-
-
-# ppo_jax's own env ids, built from a gymnax env: id -> (gymnax id, observation entries kept).
-MASKED_ENVS = {
-    "MaskedCartPole-v1": ("CartPole-v1", (0, 2)),  # cart position and pole angle; no velocities
-}
-
-
 def make_env(env_id: str, env=None, env_params=None, env_options: tuple = ()) -> Adapter:
     """The adapter for `env` (a gymnax Environment or an `Env`) or, if None, for `env_id`.
 
-    `env_id`: a gymnax id, or `<suite>/<name>` for another suite (`ppo_jax.suites`),
+    `env_id`: a gymnax id, or `<suite>/<name>` for another suite (`ppo_jax.envs.suites`),
     built with `env_options` (the config's `env_options`).
     """
     if env is None:
         if "/" in env_id:
-            from ppo_jax.suites import make_suite_env
 
             return ProtocolAdapter(make_suite_env(env_id, dict(env_options)), env_name=env_id)
         base_id, keep = MASKED_ENVS.get(env_id, (env_id, None))

@@ -8,7 +8,7 @@
 #                and 64, one fresh process each (about 150 s on an H200).
 #   mlp:GAME     gymnax-blines' MinAtar settings and budget (10M steps, 64 envs x 128 steps,
 #                4 epochs x 8 minibatches, gamma 0.999, 2x256 relu MLP), learning rate 1e-3
-#                and 2e-3 (annealed), 16 seeds, one vmapped sweep (scripts/sweep.py; about
+#                and 2e-3 (annealed), 16 seeds, one vmapped sweep (ppo-jax sweep; about
 #                75 s for Breakout on an H200, compile included).
 #   cnn:GAME     the same with the CNN torso (one 3x3x16 convolution, then 256 relu).
 #   table:GAME   the env's row of the returns table: scripts/returns_table.py --envs GAME
@@ -49,7 +49,7 @@ sweep() {  # sweep NAME GAME EXTRA...: one MinAtar sweep, packed into $OUT/NAME.
   shift 2
   mkdir -p "$dir"
   t=$(date +%s)
-  timeout -k 10 "$(left)" python3 scripts/sweep.py --env "$game" --num-seeds "${GPU_SEEDS:-16}" \
+  timeout -k 10 "$(left)" python3 -m ppo_jax sweep --env "$game" --num-seeds "${GPU_SEEDS:-16}" \
       --grid learning_rate=1e-3,2e-3 --set total_timesteps="${GPU_BUDGET:-10000000}" \
       --set num_envs=64 --set num_steps=128 --set num_minibatches=8 --set update_epochs=4 \
       --set activation=relu --set gamma=0.999 --set gae_lambda=0.95 --set ent_coef=0.01 \

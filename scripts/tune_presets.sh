@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The preset searches behind ppo_jax.preset (issue 14): one scripts/sweep.py learning-rate
+# The preset searches behind ppo_jax.preset (issue 14): one `ppo-jax sweep` learning-rate
 # sweep per env, 8 seeds (seed=0), at the budget of gymnax's baselines (gymnax-blines),
 # starting from gymnax-blines' own settings for that env (2x64 relu MLPs; their constant lr
 # is replaced by an annealed one). The best learning rate of each became the preset; the
@@ -67,11 +67,11 @@ ORDER=(CartPole-v1 Catch-bsuite DeepSea-bsuite UmbrellaChain-bsuite DiscountingC
 for search in "${@:-${ORDER[@]}}"; do  # a search is ENV or ENV+NAME (a further search of ENV)
   if [ -n "${OWN[$search]+x}" ]; then
     # shellcheck disable=SC2086
-    "$PY" scripts/sweep.py --env "${search%%+*}" ${OWN[$search]} --seed 0 --out "runs/tuning/$search"
+    "$PY" -m ppo_jax sweep --env "${search%%+*}" ${OWN[$search]} --seed 0 --out "runs/tuning/$search"
   else
     [ -n "${ARGS[$search]+x}" ] || { echo "no search $search (searches: ${ORDER[*]})"; exit 2; }
     # shellcheck disable=SC2086
-    "$PY" scripts/sweep.py --env "${search%%+*}" "${BLINES[@]}" ${ARGS[$search]} --grid "$LRS" \
+    "$PY" -m ppo_jax sweep --env "${search%%+*}" "${BLINES[@]}" ${ARGS[$search]} --grid "$LRS" \
         --num-seeds 8 --seed 0 --out "runs/tuning/$search"
   fi
   mkdir -p "scripts/results/tuning/$search"

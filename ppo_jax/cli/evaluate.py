@@ -1,10 +1,10 @@
 """Evaluate a trained checkpoint: deterministic and stochastic returns, and an optional GIF.
 
-    python scripts/evaluate.py runs/cartpole                      # every agent, 100 episodes each
-    python scripts/evaluate.py runs/cartpole --agent 3 --episodes 1000
-    python scripts/evaluate.py runs/cartpole --gif runs/cartpole/episode.gif
+    ppo-jax evaluate runs/cartpole                      # every agent, 100 episodes each
+    ppo-jax evaluate runs/cartpole --agent 3 --episodes 1000
+    ppo-jax evaluate runs/cartpole --gif runs/cartpole/episode.gif
 
-DIR is an output folder of scripts/train.py (its `checkpoint/` is used) or a
+DIR is an output folder of `ppo-jax train` (its `checkpoint/` is used) or a
 checkpoint folder written by `ppo_jax.save`. Returns are undiscounted, whole
 episodes (until termination or truncation), with the observation
 normalization stored in the checkpoint. For a population every agent (or
@@ -23,18 +23,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
 import jax
 import numpy as np
 
-import ppo_jax
-from ppo_jax.envs import ProtocolAdapter, make_env
+from ppo_jax.cli.common import UsageError
+from ppo_jax.envs.adapters import ProtocolAdapter, make_env
+
+NAME = "evaluate"
+HELP = "evaluate a trained checkpoint (deterministic and stochastic returns), optionally as a GIF"
 
 GYMNAX_DRAWN = ("Catch-bsuite", "Asterix-MinAtar", "Breakout-MinAtar", "Freeway-MinAtar",
                 "Seaquest-MinAtar", "SpaceInvaders-MinAtar", "Pong-misc", "PointRobot-misc",
                 "MetaMaze-misc", "FourRooms-misc")
-DRAWN_HERE = ("CartPole-v1", "MaskedCartPole-v1", "Acrobot-v1", "Pendulum-v1", "MountainCar-v0", "MountainCarContinuous-v0")
+DRAWN_HERE = ("CartPole-v1", "MaskedCartPole-v1", "Acrobot-v1", "Pendulum-v1", "MountainCar-v0",
+              "MountainCarContinuous-v0")
 
 
 def checkpoint_dir(path: str) -> str:
@@ -67,7 +70,9 @@ def evaluate_population(config, states, key, num_episodes: int) -> dict[str, np.
     """
     def both(states, key):
         det_keys, sto_keys = jax.random.split(key, (2, states.update_step.shape[0]))
-        run = lambda deterministic: jax.vmap(lambda s, k: ppo_jax.evaluate(
+        from ppo_jax.evaluate import evaluate
+
+        run = lambda deterministic: jax.vmap(lambda s, k: evaluate(
             config, s, k, num_episodes=num_episodes, deterministic=deterministic))
         return {"deterministic": run(True)(states, det_keys), "stochastic": run(False)(states, sto_keys)}
 
@@ -80,9 +85,11 @@ def record_episode(config, state, key, max_steps: int, deterministic: bool = Tru
     gymnax envs give their gymnax states; the other suites (protocol envs) the
     states their `render` draws.
     """
+    from ppo_jax.evaluate import make_policy
+
     adapter = make_env(config.env)
     protocol = isinstance(adapter, ProtocolAdapter)
-    act = ppo_jax.make_policy(config, state, deterministic=deterministic)
+    act = make_policy(config, state, deterministic=deterministic)
 
     def env_step(step_key, env_state, action):
         action = adapter.env_action(action)  # Box: the policy's [-1, 1] onto the env's bounds
@@ -113,7 +120,7 @@ def record_episode(config, state, key, max_steps: int, deterministic: bool = Tru
         lambda c: jax.lax.scan(step, c, None, length=max_steps))((key, env_state, obs, memory))
     dones = np.asarray(dones)
     length = int(np.argmax(dones)) + 1 if dones.any() else max_steps
-    frames = [jax.tree.map(lambda x: x[t], states) for t in range(length)]
+    frames = [jax.tree.map(lambda x, t=t: x[t], states) for t in range(length)]
     return frames, np.cumsum(np.asarray(rewards)[:length])
 
 
@@ -190,8 +197,9 @@ def write_gif(config, frames, cum_rewards, path: str) -> str:
         Visualizer(adapter.env, adapter.env_params, frames, cum_rewards).animate(path)
         return path
     if name not in DRAWN_HERE:
-        raise SystemExit(f"error: cannot draw {name}; drawable envs: {', '.join(DRAWN_HERE + GYMNAX_DRAWN)}")
-    fig, ax = plt.subplots(figsize=(6, 3) if name in ("CartPole-v1", "MaskedCartPole-v1") else (4.5, 4.5), layout="constrained")
+        raise UsageError(f"cannot draw {name}; drawable envs: {', '.join(DRAWN_HERE + GYMNAX_DRAWN)}")
+    wide = name in ("CartPole-v1", "MaskedCartPole-v1")
+    fig, ax = plt.subplots(figsize=(6, 3) if wide else (4.5, 4.5), layout="constrained")
 
     def update(t):
         _draw_frame(ax, name, frames[t], adapter.env_params)
@@ -226,16 +234,16 @@ def check_drawable(env_id: str) -> None:
     adapter = make_env(env_id)
     if isinstance(adapter, ProtocolAdapter):
         if not callable(getattr(adapter.env, "render", None)):
-            raise SystemExit(f"error: cannot draw {env_id}: its env has no render(state) -> uint8 [H, W, 3]")
+            raise UsageError(f"cannot draw {env_id}: its env has no render(state) -> uint8 [H, W, 3]")
         return
     if adapter.env.name not in DRAWN_HERE + GYMNAX_DRAWN:
-        raise SystemExit(f"error: cannot draw {adapter.env.name}; drawable envs: "
+        raise UsageError(f"cannot draw {adapter.env.name}; drawable envs: "
                          f"{', '.join(DRAWN_HERE + GYMNAX_DRAWN)}, and brax/, navix/ and craftax/ ids")
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("dir", metavar="DIR", help="output folder of scripts/train.py or a checkpoint folder")
+def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    parser.add_argument("dir", metavar="DIR",
+                        help="output folder of `ppo-jax train` or a checkpoint folder")
     parser.add_argument("--episodes", type=int, default=100, help="episodes per agent (default: 100)")
     parser.add_argument("--agent", type=int, default=None,
                         help="evaluate only agent I of a population (default: every agent)")
@@ -247,25 +255,36 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max-frames", type=int, default=500, help="GIF length cap (default: 500)")
     parser.add_argument("--json", default=None, metavar="PATH",
                         help="where to write the results (default: DIR/evaluation.json)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> dict:
+    """Evaluates the checkpoint in args.dir; prints a table, writes the JSON (and GIF); returns
+    the results."""
+    from ppo_jax.checkpoint import CheckpointError, load
+
     if args.episodes <= 0:
-        parser.error("--episodes must be positive")
+        raise UsageError(f"--episodes must be positive, got {args.episodes}")
+    if args.max_frames <= 0:
+        raise UsageError(f"--max-frames must be positive, got {args.max_frames}")
     try:
-        config, state = ppo_jax.load(checkpoint_dir(args.dir))
-    except ppo_jax.CheckpointError as err:
-        raise SystemExit(f"error: {err}") from err
+        config, state = load(checkpoint_dir(args.dir))
+    except CheckpointError as err:
+        raise UsageError(str(err)) from err
     if args.gif:
         check_drawable(config.env)
     if state.update_step.ndim == 0:  # one agent: make it a population of one
         state = jax.tree.map(lambda x: x[None], state)
-    num_agents = state.update_step.shape[0] if state.update_step.ndim == 1 else None
-    if num_agents is None:
-        raise SystemExit(f"error: expected one agent or a population [num_seeds], got batch shape "
+    if state.update_step.ndim != 1:
+        raise UsageError(f"expected one agent or a population [num_seeds], got batch shape "
                          f"{state.update_step.shape}")
+    num_agents = state.update_step.shape[0]
     agents = list(range(num_agents)) if args.agent is None else [args.agent]
     if any(not 0 <= a < num_agents for a in agents):
-        raise SystemExit(
-            f"error: --agent {args.agent} out of range: the checkpoint holds {num_agents} agents")
+        raise UsageError(f"--agent {args.agent} out of range: the checkpoint holds {num_agents} agents "
+                         f"(0 to {num_agents - 1})")
+    if args.gif_agent is not None and not 0 <= args.gif_agent < num_agents:
+        raise UsageError(f"--gif-agent {args.gif_agent} out of range: the checkpoint holds "
+                         f"{num_agents} agents (0 to {num_agents - 1})")
     chosen = jax.tree.map(lambda x: x[np.asarray(agents)], state)
     eval_key, gif_key = jax.random.split(jax.random.key(args.seed))
     returns = evaluate_population(config, chosen, eval_key, args.episodes)
@@ -293,7 +312,3 @@ def main(argv: list[str] | None = None) -> dict:
         json.dump(results, f, indent=2)
     print(f"wrote {json_path}")
     return results
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -1,15 +1,16 @@
-"""scripts/train.py, plot.py, evaluate.py end to end on a tiny budget.
+"""`ppo-jax train`, `plot` and `evaluate` end to end on a tiny budget.
 
-The scripts run in-process (their `main(argv)`), so the three training
-invocations below share one compile: an uninterrupted run in chunks of 2
-updates, and a run stopped after 2 updates then resumed from its checkpoint.
-`--help` runs as a real subprocess.
+The commands run in-process (`ppo_jax.cli.main.run_command`), so the three
+training invocations below share one compile: an uninterrupted run in chunks of
+2 updates, and a run stopped after 2 updates then resumed from its checkpoint.
+`--help` runs as a real subprocess of the installed `ppo-jax`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,34 +21,49 @@ import pandas as pd
 import pytest
 
 import ppo_jax
-from ppo_jax.envs import make_env
+from ppo_jax.analysis.plots import mean_and_band
+from ppo_jax.cli import evaluate
+from ppo_jax.cli.common import UsageError
+from ppo_jax.cli.main import main, run_command
+from ppo_jax.envs.adapters import make_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = REPO_ROOT / "scripts"
+PPO_JAX = Path(sys.executable).parent / "ppo-jax"  # the installed entry point
 TINY = ["--env", "CartPole-v1", "--num-envs", "2", "--num-steps", "16", "--num-minibatches", "2",
         "--update-epochs", "1", "--hidden-sizes", "8", "--total-timesteps", "128", "--num-seeds", "2",
         "--seed", "3", "--learning-rate", "1e-3"]
 NUM_UPDATES = 4
 
 
+def train(argv: list[str]) -> str:
+    """`ppo-jax train ARGV...` in-process: the output folder (SystemExit on bad input)."""
+    return run_command(["train", *argv])
+
+
+def error_of(argv: list[str], capsys) -> str:
+    """stderr of `ppo-jax ARGV...`, which must exit with code 2 (bad input)."""
+    assert main(argv) == 2
+    return capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
-def runs(train_script, tmp_path_factory):
+def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     full, resumed = root / "full", root / "resumed"
-    train_script.main(TINY + ["--out", str(full), "--checkpoint-every", "2"])
-    train_script.main(TINY + ["--out", str(resumed), "--checkpoint-every", "2", "--max-updates", "2",
-                              "--no-plot"])
+    train(TINY + ["--out", str(full), "--checkpoint-every", "2"])
+    train(TINY + ["--out", str(resumed), "--checkpoint-every", "2", "--max-updates", "2",
+                  "--no-plot"])
     stopped = {
         "run": json.loads((resumed / "run.json").read_text()),
         "metrics": dict(np.load(resumed / "metrics.npz")),
         "update_step": ppo_jax.checkpoint_info(resumed / "checkpoint")["update_step"],
     }
-    train_script.main(["--resume", str(resumed)])
+    train(["--resume", str(resumed)])
     return {"full": full, "resumed": resumed, "stopped": stopped, "root": root}
 
 
 def test_help_lists_every_field_with_default():
-    proc = subprocess.run([sys.executable, str(SCRIPTS / "train.py"), "--help"], capture_output=True,
+    proc = subprocess.run([str(PPO_JAX), "train", "--help"], capture_output=True,
                           text=True, cwd=REPO_ROOT, timeout=300, env={**os.environ, "COLUMNS": "200"})
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
@@ -60,11 +76,9 @@ def test_help_lists_every_field_with_default():
     assert "Adam step size" in text  # the meaning, from the PPOConfig / HParams docstrings
 
 
-def test_help_shows_the_env_preset(train_script, capsys, monkeypatch):
+def test_help_shows_the_env_preset(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
-    with pytest.raises(SystemExit) as exc:
-        train_script.main(["--env", "Pendulum-v1", "--help"])
-    assert exc.value.code == 0
+    assert main(["train", "--env", "Pendulum-v1", "--help"]) == 0
     preset = ppo_jax.preset("Pendulum-v1")
     out = capsys.readouterr().out
     assert f"(default: {preset.total_timesteps})" in out and f"(default: {preset.num_envs})" in out
@@ -107,51 +121,51 @@ def test_resumed_run_equals_uninterrupted(runs):
     _, state_resumed = ppo_jax.load(runs["resumed"] / "checkpoint")
     import jax
 
-    for a, b in zip(jax.tree.leaves(state_full.params), jax.tree.leaves(state_resumed.params)):
+    for a, b in zip(jax.tree.leaves(state_full.params), jax.tree.leaves(state_resumed.params), strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(np.asarray(state_full.obs), np.asarray(state_resumed.obs))
 
 
-def test_resume_refuses_changed_settings(train_script, runs):
-    with pytest.raises(SystemExit, match="--learning-rate"):
-        train_script.main(["--resume", str(runs["resumed"]), "--learning-rate", "0.1"])
+def test_resume_refuses_changed_settings(runs, capsys):
+    err = error_of(["train", "--resume", str(runs["resumed"]), "--learning-rate", "0.1"], capsys)
+    assert "these flags differ from it: --learning-rate" in err
 
 
-def test_resume_of_a_folder_without_checkpoint_is_a_clear_error(train_script, tmp_path):
-    with pytest.raises(SystemExit, match="does not exist"):
-        train_script.main(["--resume", str(tmp_path / "nothing")])
+def test_resume_of_a_folder_without_checkpoint_is_a_clear_error(tmp_path, capsys):
+    assert "does not exist" in error_of(["train", "--resume", str(tmp_path / "nothing")], capsys)
 
 
-def test_invalid_config_is_a_clear_error(train_script, tmp_path):
-    with pytest.raises(SystemExit, match="num_minibatches"):
-        train_script.main(TINY[:-2] + ["--num-minibatches", "3", "--out", str(tmp_path)])
+def test_invalid_config_is_a_clear_error(tmp_path, capsys):
+    err = error_of(["train", *TINY[:-2], "--num-minibatches", "3", "--out", str(tmp_path / "out")],
+                   capsys)
+    assert "num_minibatches" in err and not (tmp_path / "out").exists()
 
 
-def test_plot_overlays_runs(load_script, runs):
-    plot = load_script("plot")
+def test_plot_overlays_runs(runs, capsys):
     out = runs["root"] / "compare.png"
-    plot.main([str(runs["full"]), str(runs["resumed"]), "--labels", "full", "resumed", "--out", str(out)])
+    run_command(["plot", str(runs["full"]), str(runs["resumed"]), "--labels", "full", "resumed",
+                 "--out", str(out)])
     assert out.read_bytes()[:4] == b"\x89PNG"
-    plot.main([str(runs["full"])])  # redraw in place
+    run_command(["plot", str(runs["full"])])  # redraw in place
     assert (runs["full"] / "learning_curve.png").is_file()
-    with pytest.raises(SystemExit):
-        plot.main([str(runs["root"] / "missing")])
+    assert "has no metrics.npz" in error_of(["plot", str(runs["root"] / "missing")], capsys)
+    assert "one label per run" in error_of(["plot", str(runs["full"]), "--labels", "a", "b"], capsys)
+    assert "--out is required" in error_of(["plot", str(runs["full"]), str(runs["resumed"])], capsys)
 
 
-def test_mean_and_band(load_script):
-    plot = load_script("plot")
+def test_mean_and_band():
     values = np.array([[1.0, 2.0, np.nan], [3.0, 4.0, 5.0], [5.0, 6.0, np.nan]])
-    mean, low, high = plot.mean_and_band(values)
+    mean, low, high = mean_and_band(values)
     np.testing.assert_allclose(mean, [3.0, 4.0, 5.0])
     half = 4.302652729911275 * 2.0 / np.sqrt(3)  # t(0.975, 2) * std / sqrt(n)
     np.testing.assert_allclose(high[:2] - mean[:2], [half, half])
     assert np.isnan(low[2])  # one seed: no band
 
 
-def test_evaluate_script_reports_and_draws(load_script, runs):
-    evaluate = load_script("evaluate")
+def test_evaluate_reports_and_draws(runs, capsys):
     gif = runs["root"] / "episode.gif"
-    result = evaluate.main([str(runs["full"]), "--episodes", "3", "--gif", str(gif), "--max-frames", "20"])
+    result = run_command(["evaluate", str(runs["full"]), "--episodes", "3", "--gif", str(gif),
+                          "--max-frames", "20"])
     for mode in ("deterministic", "stochastic"):
         r = result[mode]
         assert r["num_agents"] == 2 and r["episodes_per_agent"] == 3
@@ -159,21 +173,25 @@ def test_evaluate_script_reports_and_draws(load_script, runs):
     assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
     assert 1 <= result["gif"]["frames"] <= 20
     assert json.loads((runs["full"] / "evaluation.json").read_text())["env"] == "CartPole-v1"
+    assert "--agent 2 out of range: the checkpoint holds 2 agents" in error_of(
+        ["evaluate", str(runs["full"]), "--agent", "2"], capsys)
+    assert "--episodes must be positive" in error_of(["evaluate", str(runs["full"]), "--episodes", "0"],
+                                                     capsys)
 
 
-def test_resume_with_a_larger_budget_extends_the_run(train_script, runs, tmp_path):
+def test_resume_with_a_larger_budget_extends_the_run(runs, tmp_path, capsys):
     """--resume DIR --total-timesteps N continues from the checkpoint; the learning rate
     anneals over the new budget (lr * (1 - u / 4) after the 2 updates of a budget of 2)."""
     out = tmp_path / "extended"
     short = TINY[:TINY.index("--total-timesteps")] + ["--total-timesteps", "64"] + \
         TINY[TINY.index("--total-timesteps") + 2:]
-    train_script.main(short + ["--out", str(out), "--no-plot"])
+    train(short + ["--out", str(out), "--no-plot"])
     before = dict(np.load(out / "metrics.npz"))
-    with pytest.raises(SystemExit, match=r"has done all 2 of its updates.*larger --total-timesteps"):
-        train_script.main(["--resume", str(out)])
-    with pytest.raises(SystemExit, match=r"--total-timesteps 32 is smaller than the resumed run's 64"):
-        train_script.main(["--resume", str(out), "--total-timesteps", "32"])
-    train_script.main(["--resume", str(out), "--total-timesteps", "128", "--no-plot"])
+    err = error_of(["train", "--resume", str(out)], capsys)
+    assert re.search(r"has done all 2 of its updates.*larger --total-timesteps", err)
+    err = error_of(["train", "--resume", str(out), "--total-timesteps", "32"], capsys)
+    assert "--total-timesteps 32 is smaller than the resumed run's 64" in err
+    train(["--resume", str(out), "--total-timesteps", "128", "--no-plot"])
     after = dict(np.load(out / "metrics.npz"))
     lr = 1e-3
     np.testing.assert_allclose(after["learning_rate"][0], [lr, lr / 2, lr * 2 / 4, lr * 1 / 4], rtol=1e-6)
@@ -188,12 +206,11 @@ def test_resume_with_a_larger_budget_extends_the_run(train_script, runs, tmp_pat
     np.testing.assert_allclose(full["learning_rate"][0], [lr, lr * 3 / 4, lr / 2, lr / 4], rtol=1e-6)
 
 
-def test_evaluate_script_draws_suite_envs_with_their_render(load_script, tmp_path):
+def test_evaluate_draws_suite_envs_with_their_render(tmp_path):
     """GIFs beyond gymnax: an (untrained) agent's Navix episode, drawn by the env's
     render(state), here Navix's own RGB grid of 8-pixel tiles. The Brax and Craftax
     renders are checked in test_env_protocol.py."""
     env_id, frame_shape = "navix/Navix-Empty-5x5-v0", (40, 40, 3)
-    evaluate = load_script("evaluate")
     config = ppo_jax.PPOConfig(env=env_id, num_envs=2, num_steps=8, total_timesteps=16, hidden_sizes=(8,))
     state = ppo_jax.make_trainer(config).init(jax.random.key(0))
     frames, cum = evaluate.record_episode(config, state, jax.random.key(1), max_steps=12)
@@ -205,6 +222,6 @@ def test_evaluate_script_draws_suite_envs_with_their_render(load_script, tmp_pat
     assert Path(gif).read_bytes()[:6] in (b"GIF89a", b"GIF87a")
 
 
-def test_evaluate_script_refuses_an_undrawable_env_before_compiling(load_script):
-    with pytest.raises(SystemExit, match="cannot draw DeepSea-bsuite; drawable envs: .*navix/"):
-        load_script("evaluate").check_drawable("DeepSea-bsuite")
+def test_evaluate_refuses_an_undrawable_env_before_compiling():
+    with pytest.raises(UsageError, match="cannot draw DeepSea-bsuite; drawable envs: .*navix/"):
+        evaluate.check_drawable("DeepSea-bsuite")

@@ -1,0 +1,91 @@
+"""The installed `ppo-jax` entry point and `python -m ppo_jax`, run as real subprocesses:
+every subcommand's --help, and one tiny training run whose folder `ppo_jax.load` reads.
+
+(The flags, errors and outputs of each subcommand are tested in-process in
+test_cli.py, test_cli_runs.py, test_tracking_cli.py and test_pbt.py.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ppo_jax
+
+PPO_JAX = shutil.which("ppo-jax", path=str(Path(sys.executable).parent)) or shutil.which("ppo-jax")
+ENV = {**os.environ, "COLUMNS": "200"}
+# Each subcommand's own flags (and none of the others'), as --help lists them.
+FLAGS = {
+    "train": ["--env ENV", "--num-seeds", "--learning-rate", "--hidden-sizes", "--no-progress",
+              "--resume DIR", "--overwrite", "--checkpoint-every", "--max-updates", "--track"],
+    "sweep": ["--grid KEY=V1,V2,...", "--random KEY=LOW:HIGH[:log]", "--set KEY=VALUE", "--num-configs",
+              "--distributed", "--track-population"],
+    "pbt": ["--space KEY=LOW:HIGH[:log]", "--init KEY=LOW:HIGH[:log]", "--population", "--ready-every",
+            "--perturb LOW,HIGH", "--max-generations", "--resume DIR"],
+    "evaluate": ["DIR", "--episodes", "--agent", "--gif PATH", "--gif-stochastic", "--max-frames",
+                 "--json PATH"],
+    "plot": ["DIR", "--out", "--labels", "--title"],
+}
+
+
+def ppo_jax_command(*argv: str, cwd=None, timeout: int = 300) -> subprocess.CompletedProcess:
+    assert PPO_JAX, "the ppo-jax entry point is not installed (pip install -e .)"
+    return subprocess.run([PPO_JAX, *argv], capture_output=True, text=True, env=ENV, cwd=cwd,
+                          timeout=timeout)
+
+
+@pytest.mark.parametrize("command", list(FLAGS))
+def test_every_subcommand_has_help(command):
+    proc = ppo_jax_command(command, "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"usage: ppo-jax {command}"), proc.stdout[:300]
+    for flag in FLAGS[command]:
+        assert flag in proc.stdout, (command, flag)
+    assert ("--learning-rate" in proc.stdout) == (command == "train")  # train's flags are its own
+
+
+def test_python_dash_m_lists_the_subcommands():
+    proc = subprocess.run([sys.executable, "-m", "ppo_jax", "--help"], capture_output=True, text=True,
+                          env=ENV, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: ppo-jax")
+    for command in FLAGS:
+        assert f"    {command} " in proc.stdout, command
+
+
+def test_an_unknown_subcommand_exits_2_with_the_choices():
+    proc = ppo_jax_command("trian")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "invalid choice: 'trian' (choose from" in proc.stderr
+    assert all(command in proc.stderr.rsplit("choose from", 1)[1] for command in FLAGS)
+
+
+@pytest.mark.slow  # about a minute on 2 shared cores: a fresh process imports and compiles
+def test_a_tiny_training_run_writes_its_folder(tmp_path):
+    out = tmp_path / "cartpole"
+    proc = ppo_jax_command("train", "--env", "CartPole-v1", "--total-timesteps", "1024",
+                           "--num-seeds", "2", "--hidden-sizes", "8", "--no-progress", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"wrote {out}/: config.json" in proc.stdout
+    for name in ("config.json", "run.json", "metrics.csv", "metrics.npz", "learning_curve.png"):
+        assert (out / name).is_file(), name
+    assert (out / "checkpoint").is_dir()
+    assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    run = json.loads((out / "run.json").read_text())
+    assert run["argv"][:2] == ["ppo-jax", "train"] and run["num_seeds"] == 2
+    config, state = ppo_jax.load(out / "checkpoint")
+    assert config.hidden_sizes == (8,) and config.total_timesteps <= 1024
+    assert np.shape(state.update_step) == (2,)
+    assert state.update_step.tolist() == [config.num_updates] * 2
+    # the same folder again: refused, exit code 2, nothing touched
+    before = (out / "metrics.csv").read_bytes()
+    again = ppo_jax_command("train", "--total-timesteps", "1024", "--out", str(out))
+    assert again.returncode == 2 and "is not empty" in again.stderr
+    assert (out / "metrics.csv").read_bytes() == before

@@ -43,17 +43,16 @@ import sys
 import time
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import ppo_jax
+from ppo_jax import sweep
+from ppo_jax.analysis.benchmarking import device_info, write_manifest
+from ppo_jax.envs.adapters import make_env
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))  # the working tree's ppo_jax, whatever is installed
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-
-import ppo_jax  # noqa: E402
-from ppo_jax import sweep  # noqa: E402
-from ppo_jax.envs import make_env  # noqa: E402
-
 DEFAULT_REFERENCE = REPO_ROOT / "scripts" / "reference" / "ppo-paper-table1.csv"
 DEFAULT_ENVS = ("Pendulum-v1", "MountainCarContinuous-v0", "Reacher-misc", "Swimmer-misc")
 # The paper's seven MuJoCo tasks (section 6.1), all in Brax.
@@ -78,7 +77,8 @@ SETTINGS: tuple[tuple[str, dict], ...] = (
 COLORS = {"none": "black", "clip": "tab:blue", "adaptive_kl": "tab:green", "kl_penalty": "tab:red"}
 
 
-def base_config(env_id: str, budget: int, num_envs: int, env_options: dict | None = None) -> ppo_jax.PPOConfig:
+def base_config(env_id: str, budget: int, num_envs: int,
+                env_options: dict | None = None) -> ppo_jax.PPOConfig:
     """The paper's MuJoCo settings (Table 3) for one env and budget.
 
     Horizon 2048 is split over `num_envs` parallel envs (the batch stays 2048
@@ -220,10 +220,15 @@ def env_options(env_id: str, args) -> dict:
     return {"backend": args.brax_backend} if env_id.startswith("brax/") else {}
 
 
+def raw_path(env_id: str, args) -> Path:
+    """--out/raw/ENV.npz, where `cached_run_env` saves an env's runs (Brax: the backend appended)."""
+    suffix = "".join(f"_{v}" for v in env_options(env_id, args).values())  # the Brax backend
+    return args.out / "raw" / f"{env_id.replace('/', '_')}{suffix}.npz"
+
+
 def cached_run_env(env_id: str, args) -> dict:
     """run_env, saved to --out/raw/ENV.npz; with --resume, a matching saved run is reused."""
-    suffix = "".join(f"_{v}" for v in env_options(env_id, args).values())  # the Brax backend
-    path = args.out / "raw" / f"{env_id.replace('/', '_')}{suffix}.npz"
+    path = raw_path(env_id, args)
     key = np.array([args.budget, args.seeds, args.seed, args.num_envs, args.last_episodes])
     if args.resume and path.exists():
         saved = np.load(path, allow_pickle=False)
@@ -281,11 +286,11 @@ def markdown(summary: dict, results: dict, random_returns: dict, args, seconds: 
     envs = list(results)
     left_out = [e for e in envs if e not in summary["envs"]]
     lines = [
-        f"Budget: {args.budget:,} env steps per run, {args.seeds} seeds, envs {', '.join(envs)}; "
-        f"score = mean return over the last {args.last_episodes} episodes of training; "
-        f"normalized per env (uniform random actions = 0, best setting = 1), averaged over "
-        f"{'envs' if not left_out else ', '.join(summary['envs'])} and seeds. "
-        f"Paper: 7 MuJoCo envs, 1M steps, 3 seeds. Training wall-clock {seconds / 60:.1f} min.",
+        (f"Budget: {args.budget:,} env steps per run, {args.seeds} seeds, envs {', '.join(envs)}; "
+         f"score = mean return over the last {args.last_episodes} episodes of training; "
+         f"normalized per env (uniform random actions = 0, best setting = 1), averaged over "
+         f"{'envs' if not left_out else ', '.join(summary['envs'])} and seeds. "
+         f"Paper: 7 MuJoCo envs, 1M steps, 3 seeds. Training wall-clock {seconds / 60:.1f} min."),
         "",
     ]
     extra = all_envs is not None and bool(left_out)
@@ -345,7 +350,8 @@ def figure(summary: dict, results: dict, random_returns: dict, path: Path) -> No
     for j, env in enumerate(envs):
         axe = fig.add_subplot(grid[1, j])
         res = results[env]
-        steps = np.arange(1, res["curves"].shape[-1] + 1) * res["config"]["num_envs"] * res["config"]["num_steps"]
+        batch = res["config"]["num_envs"] * res["config"]["num_steps"]
+        steps = np.arange(1, res["curves"].shape[-1] + 1) * batch
         best = np.nanmax(np.nanmean(res["scores"], axis=1))
         seen: dict[str, int] = {}
         for i, r in enumerate(rows):
@@ -451,6 +457,18 @@ def main(argv=None) -> dict:
     (args.out / f"{name}.json").write_text(
         json.dumps(to_json(summary, results, random_returns, args, seconds), indent=1))
     figure(summary, results, random_returns, args.out / f"{name}.png")
+    write_manifest(
+        args.out,
+        experiment=f"The PPO paper's Table 1 (eleven surrogate-objective settings) on {', '.join(args.envs)} "
+                   f"at {args.budget:,} steps x {args.seeds} seeds, scored and normalized as in the paper.",
+        files={f"{name}.md": "our table beside the paper's, and the raw scores per env",
+               f"{name}.json": "every number: settings, per-env and per-seed scores, random-policy returns, "
+                               "Spearman vs the paper",
+               f"{name}.png": "bars per setting and each env's learning curves",
+               **{raw_path(env, args).relative_to(args.out).as_posix():
+                  f"{env} runs (scores, curves, episode counts, KL coefficients; {len(SETTINGS)} settings x "
+                  f"{args.seeds} seeds), reused by --resume" for env in args.envs}},
+        device=device_info())
     print(table)
     return summary
 

@@ -14,7 +14,7 @@ and the same budget per member (--updates x 1024 env steps):
     --ready-every; its score is the best member's final return.
 
 Final return = the mean episode_return over the last 10% of updates
-(`ppo_jax.statistics.final_return`), so both scores pick the best of P curves
+(`ppo_jax.analysis.statistics.final_return`), so both scores pick the best of P curves
 the same way. Each round runs --procedures procedures of each method in one
 call (random search: one `sweep` of procedures x P configurations; PBT:
 num_seeds=procedures), random search first, then PBT, so the two calls train
@@ -24,24 +24,23 @@ programs, so their ratio is the run-time overhead.
 
 Writes one JSON line per (round, method) and a summary line (means with 95%
 bootstrap CIs, the difference of means with its CI, the time ratios) to
-scripts/results/bench-pbt/results.jsonl.
+scripts/results/bench-pbt/results.jsonl, and the folder's manifest.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))  # the working tree's ppo_jax, whatever is installed
+import ppo_jax
+from ppo_jax.analysis.benchmarking import device_info, write_manifest
+from ppo_jax.analysis.statistics import bootstrap_ci, final_return
 
-import ppo_jax  # noqa: E402
-from ppo_jax.statistics import bootstrap_ci, final_return  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 SPACE = {"learning_rate": (1e-5, 1e-1, "log"), "ent_coef": (0.0, 0.1)}
 
@@ -54,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ready-every", type=int, default=10)
     p.add_argument("--procedures", type=int, default=8, help="procedures (seeds of a method) per round")
     p.add_argument("--rounds", type=int, default=5, help="alternating rounds (round 1 compiles)")
-    p.add_argument("--out", type=Path, default=REPO_ROOT / "scripts" / "results" / "bench-pbt" / "results.jsonl")
+    p.add_argument("--out", type=Path,
+                   default=REPO_ROOT / "scripts" / "results" / "bench-pbt" / "results.jsonl")
     return p
 
 
@@ -91,7 +91,7 @@ def summarize(best: dict[str, np.ndarray], times: dict[str, list[float]]) -> dic
                                       "ci_low": float(np.percentile(diffs, 2.5)),
                                       "ci_high": float(np.percentile(diffs, 97.5))}
     for kind, i in (("wall", 0), ("cpu", 1)):
-        ratios = [p[i] / s[i] for p, s in zip(times["pbt"], times["random_search"])]
+        ratios = [p[i] / s[i] for p, s in zip(times["pbt"], times["random_search"], strict=True)]
         out[f"{kind}_time_ratio_pbt_over_sweep_round1_with_compile"] = round(ratios[0], 3)
         out[f"{kind}_time_ratio_pbt_over_sweep_compiled"] = [round(r, 3) for r in ratios[1:]]
         if len(ratios) > 1:
@@ -134,6 +134,15 @@ def main(argv: list[str] | None = None) -> dict:
                    "machine": "2-core CPU, shared with other jobs (timings noisy)",
                    **summarize({k: np.asarray(v) for k, v in best.items()}, times)}
         f.write(json.dumps(summary) + "\n")
+    write_manifest(
+        args.out.parent,
+        experiment=f"PBT against the best configuration of a random search on {args.env} "
+                   f"({args.rounds} rounds x {args.procedures} procedures of each, population "
+                   f"{args.population}), and PBT's overhead over a sweep of the same members.",
+        files={args.out.name: "one row per (round, method): wall and CPU seconds, compiles, each "
+                              "procedure's best final return; then a summary row (means with 95% "
+                              "bootstrap CIs, their difference, time ratios)"},
+        device=device_info())
     print(json.dumps(summary, indent=1))
     return summary
 

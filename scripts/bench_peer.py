@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -52,12 +53,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-
-import ppo_jax  # noqa: E402
-from ppo_jax.statistics import final_window  # noqa: E402
-
+import ppo_jax
+from ppo_jax.analysis.benchmarking import (
+    append_jsonl,
+    device_info,
+    time_alternating,
+    write_manifest,
+)
+from ppo_jax.analysis.statistics import final_window
 
 GYMNAX_1_INFO = ("terminated", "truncated", "final_observation")  # info keys gymnax 1.0 added
 
@@ -98,10 +101,17 @@ def _stub_missing(*names: str) -> None:
 def import_purejaxrl(path: Path, module: str = "ppo"):
     """PureJaxRL's `module` (ppo or ppo_rnn) from `path` (brax and navix stubbed where missing)."""
     if not (path / f"{module}.py").exists():
-        raise SystemExit(f"--purejaxrl {path}: no {module}.py there; pass the purejaxrl/ folder of a checkout")
+        raise SystemExit(f"--purejaxrl {path}: no {module}.py there; "
+                         "pass the purejaxrl/ folder of a checkout")
     _stub_missing("brax.envs.wrappers.training", "navix")
-    sys.path.insert(0, str(path))
-    return importlib.import_module(module)
+    # `module` imports its sibling wrappers.py by the top-level name "wrappers":
+    # loaded first, from the checkout
+    for name in ("wrappers", module) if (path / "wrappers.py").exists() else (module,):
+        spec = importlib.util.spec_from_file_location(name, path / f"{name}.py")
+        loaded = importlib.util.module_from_spec(spec)
+        sys.modules[name] = loaded
+        spec.loader.exec_module(loaded)
+    return loaded
 
 
 @contextlib.contextmanager
@@ -110,7 +120,12 @@ def five_value_gymnax():
     import gymnax
 
     make = gymnax.make
-    gymnax.make = lambda *a, **k: (lambda env, params: (FiveValueStep(env), params))(*make(*a, **k))
+
+    def make_five_value(*args, **kwargs):
+        env, params = make(*args, **kwargs)
+        return FiveValueStep(env), params
+
+    gymnax.make = make_five_value
     try:
         yield
     finally:
@@ -157,7 +172,7 @@ def programs(ppo_module, config: ppo_jax.PPOConfig, population: int) -> dict:
 
 def final_return(name: str, out) -> float:
     """Mean return of the episodes that ended in the last 10% of updates (all agents
-    pooled, `ppo_jax.statistics.final_window`): a check that both programs trained.
+    pooled, `ppo_jax.analysis.statistics.final_window`): a check that both programs trained.
 
     Pooled over episodes rather than `statistics.final_return`'s mean of per-update
     means, because PureJaxRL logs episodes per step; the window is the same.
@@ -174,30 +189,6 @@ def final_return(name: str, out) -> float:
     return float(np.asarray(metrics["returned_episode_returns"])[..., -last:, :, :][ended].mean())
 
 
-def append_jsonl(path: Path, record: dict) -> None:
-    """Appends `record` to the JSON-lines file `path` (its folder made if missing)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def time_alternating(compiled: dict, rounds: int) -> tuple[dict, dict]:
-    """Wall and process-CPU seconds of `rounds` runs of each compiled program
-    ({name: (executable, args)}), alternating A B C, C B A, ... so that load
-    changes on a shared machine hit every program alike: ({name: [s]}, {name: [s]})."""
-    wall = {name: [] for name in compiled}
-    cpu = {name: [] for name in compiled}
-    order = list(compiled)
-    for r in range(rounds):
-        for name in order if r % 2 == 0 else order[::-1]:
-            executable, args = compiled[name]
-            t0, c0 = time.perf_counter(), time.process_time()
-            jax.block_until_ready(executable(*args))
-            wall[name].append(time.perf_counter() - t0)
-            cpu[name].append(time.process_time() - c0)
-    return wall, cpu
-
-
 def measure(ppo_module, config: ppo_jax.PPOConfig, population: int, rounds: int) -> dict:
     compiled, compile_s, returns = {}, {}, {}
     for name, (fn, args) in programs(ppo_module, config, population).items():
@@ -209,7 +200,8 @@ def measure(ppo_module, config: ppo_jax.PPOConfig, population: int, rounds: int)
     median = {name: statistics.median(v) for name, v in wall.items()}
     return {
         "record": "result", "env": config.env, "population": population, "rounds": rounds,
-        "compile_s": compile_s, "final_return": returns, "run_s": wall, "run_cpu_s": cpu, "median_run_s": median,
+        "compile_s": compile_s, "final_return": returns, "run_s": wall, "run_cpu_s": cpu,
+        "median_run_s": median,
         "ours_over_theirs": median["ppo_jax"] / median["purejaxrl"],
     }
 
@@ -265,9 +257,11 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--purejaxrl", type=Path, required=True, help="PureJaxRL checkout's purejaxrl/ folder")
     p.add_argument("--populations", type=int, nargs="+", default=[1, 8])
     p.add_argument("--rounds", type=int, default=5, help="timed runs of each library, alternating")
-    p.add_argument("--env", default="CartPole-v1", help="a gymnax env id (MinAtar: PureJaxRL's MinAtar settings)")
+    p.add_argument("--env", default="CartPole-v1",
+                   help="a gymnax env id (MinAtar: PureJaxRL's MinAtar settings)")
     p.add_argument("--total-timesteps", type=int, default=None,
-                   help="default: 499,712 (CartPole settings) or 2,998,272 (MinAtar: 366 updates of 64 x 128)")
+                   help="default: 499,712 (CartPole settings) or 2,998,272 "
+                        "(MinAtar: 366 updates of 64 x 128)")
     p.add_argument("--network", choices=["mlp", "gru"], default="mlp",
                    help="gru: recurrent PPO against PureJaxRL's ppo_rnn.py")
     p.add_argument("--separate-processes", action="store_true",
@@ -295,11 +289,20 @@ def main(argv=None) -> list[dict]:
         records.append(record)
         med = record["median_run_s"]
         record["network"] = args.network
-        print(f"{args.env} ({args.network}), {population} agent(s): ppo_jax {med['ppo_jax']:.2f} s, PureJaxRL "
+        print(f"{args.env} ({args.network}), {population} agent(s): ppo_jax {med['ppo_jax']:.2f} s, "
+              f"PureJaxRL "
               f"{med['purejaxrl']:.2f} s (medians of {args.rounds}); ours / theirs = "
               f"{record['ours_over_theirs']:.3f}; final returns {record['final_return']}", flush=True)
         if args.out is not None:
             append_jsonl(args.out, record)
+    if args.out is not None:
+        write_manifest(
+            args.out.parent,
+            experiment="ppo_jax's run time over PureJaxRL's PPO on the same env and settings, alternating "
+                       "timed runs.",
+            files={args.out.name: f"one row per population ({args.env}, {args.network}), appended: compile "
+                                  "and run seconds of each library, medians, ours / theirs, final returns"},
+            device=device_info())
     return records
 
 

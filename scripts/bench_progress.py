@@ -22,7 +22,8 @@ import time
 import jax
 
 import ppo_jax
-from ppo_jax.progress import report_every
+from ppo_jax.analysis.benchmarking import time_alternating
+from ppo_jax.tracking.progress import report_every
 from ppo_jax.train import seed_keys
 
 
@@ -52,15 +53,10 @@ def main(argv=None) -> dict:
         t = time.perf_counter()
         programs[name] = fn.lower(keys, hparams).compile()
         print(f"{name}: compiled in {time.perf_counter() - t:.1f}s", flush=True)
-    times = {"off": [], "on": []}
-    cpu = {"off": [], "on": []}
-    for i in range(args.repeats):
-        for name in ("off", "on") if i % 2 == 0 else ("on", "off"):
-            t, c = time.perf_counter(), time.process_time()
-            jax.block_until_ready(programs[name](keys, hparams))
-            times[name].append(time.perf_counter() - t)
-            cpu[name].append(time.process_time() - c)
-            print(f"repeat {i} {name}: {times[name][-1]:.2f}s wall, {cpu[name][-1]:.2f}s cpu", flush=True)
+    times, cpu = time_alternating(
+        {name: (programs[name], (keys, hparams)) for name in ("off", "on")}, args.repeats,
+        on_run=lambda i, name, wall, cpu_s: print(f"repeat {i} {name}: {wall:.2f}s wall, {cpu_s:.2f}s cpu",
+                                                  flush=True))
     off, on = statistics.median(times["off"]), statistics.median(times["on"])
     cpu_off, cpu_on = statistics.median(cpu["off"]), statistics.median(cpu["on"])
     result = {

@@ -3,9 +3,10 @@
     python scripts/bench_recurrent.py [--rounds 3] [--num-seeds 1] [--out FILE]
 
 Each network is compiled once and run once to warm up; then the timed runs
-alternate between them (`bench_peer.time_alternating`: forwards, then
-backwards, ...) so that load changes on a shared machine hit all alike. Settings: `PPOConfig()`'s (4 envs x 128
-steps, 4 epochs x 4 minibatches, 499,712 steps). The MLP is the default
+alternate between them (`ppo_jax.analysis.benchmarking.time_alternating`:
+forwards, then backwards, ...) so that load changes on a shared machine hit
+all alike. Settings: `PPOConfig()`'s (4 envs x 128 steps, 4 epochs x 4
+minibatches, 499,712 steps). The MLP is the default
 64x64 tanh actor and critic; "gru" and "lstm" are PureJaxRL ppo_rnn's
 network: a 128-unit relu encoder, a 128-unit cell and 128-unit heads,
 backpropagated through whole 128-step rollouts (minibatches of one env's
@@ -16,20 +17,20 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import jax
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-sys.path.insert(0, str(REPO_ROOT / "scripts"))
+import ppo_jax
+from ppo_jax.analysis.benchmarking import (
+    append_jsonl,
+    device_info,
+    time_alternating,
+    write_manifest,
+)
 
-import ppo_jax  # noqa: E402
-from bench_peer import append_jsonl, time_alternating  # noqa: E402
-
-RECURRENT = dict(hidden_sizes=(128,), activation="relu", rnn_size=128)
+RECURRENT = {"hidden_sizes": (128,), "activation": "relu", "rnn_size": 128}
 
 
 def configs(total_timesteps: int) -> dict[str, ppo_jax.PPOConfig]:
@@ -71,12 +72,19 @@ def main(argv=None) -> dict:
               "total_timesteps": args.total_timesteps, "rounds": args.rounds, "compile_s": compile_s,
               "run_s": wall, "run_cpu_s": cpu, "median_run_s": median, "final_return": final,
               "over_mlp": {name: median[name] / median["mlp"] for name in median} if "mlp" in median else {}}
-    for name in median:
+    for name, run_s in median.items():
         ratio = f", {record['over_mlp'][name]:.2f}x the MLP" if record["over_mlp"] else ""
-        print(f"{name}: {median[name]:.2f} s per run (median of {args.rounds}){ratio}; "
+        print(f"{name}: {run_s:.2f} s per run (median of {args.rounds}){ratio}; "
               f"compile {compile_s[name]:.1f} s; final return {final[name]:.1f}", flush=True)
     if args.out is not None:
         append_jsonl(args.out, record)
+        write_manifest(
+            args.out.parent,
+            experiment=f"Recurrent PPO's run time over the MLP's on CartPole-v1 at {args.total_timesteps:,} "
+                       f"steps, {args.num_seeds} seed(s), one process, alternating runs.",
+            files={args.out.name: "one row per run of the script, appended: compile and run times per "
+                                  "network, medians, final returns, ratios over the MLP"},
+            device=device_info())
     return record
 
 

@@ -22,7 +22,8 @@ second counts all seeds. For Craftax the "world every step" adapter is timed
 alike.
 
 Results: JSON lines in `--out` (default scripts/results/bench-suites/results.jsonl),
-one line per measurement, with the machine and the package versions.
+one line per measurement, with the machine and the package versions; and the
+folder's manifest.json.
 """
 
 from __future__ import annotations
@@ -32,19 +33,17 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+import ppo_jax
+from ppo_jax.analysis.benchmarking import package_versions, write_manifest
+from ppo_jax.envs.adapters import ProtocolAdapter, make_env
 
-import ppo_jax  # noqa: E402
-from ppo_jax.envs import ProtocolAdapter, make_env  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_ENVS = ("CartPole-v1", "Breakout-MinAtar", "brax/inverted_pendulum", "brax/hopper", "brax/ant",
                 "navix/Navix-DoorKey-5x5-v0", "craftax/Craftax-Classic-Symbolic-v1")
@@ -54,13 +53,13 @@ CRAFTAX = "craftax/"
 def craftax_world_every_step(name: str):
     """The Craftax adapter with a new world generated for every env at every step and
     selected where an episode ended (the baseline: what Craftax's auto-reset wrapper does)."""
-    from ppo_jax.suites.craftax_env import CraftaxEnv
+    from ppo_jax.envs.suites.craftax_env import CraftaxEnv
 
     env = CraftaxEnv(name)
 
     def dense_reset_where(ended, key, obs, state):
         fresh_obs, fresh_state = env.reset(key)
-        pick = lambda fresh, current: jnp.where(ended, fresh, current)  # noqa: E731
+        pick = lambda fresh, current: jnp.where(ended, fresh, current)
         return pick(fresh_obs, obs), jax.tree.map(pick, fresh_state, state)
 
     env._reset_where = dense_reset_where
@@ -105,31 +104,32 @@ def bench_env_steps(label, adapter, num_envs, steps, repeats):
     runs = [timed(run, jax.random.PRNGKey(1 + r)) for r in range(repeats)]
     run_s = statistics.median(t for t, _ in runs)
     ended = int(runs[0][1][0])
-    return dict(kind="env_steps", env=label, num_envs=num_envs, steps=steps, compile_s=round(compile_s, 2),
-                run_s=[round(t, 3) for t, _ in runs], steps_per_s=round(num_envs * steps / run_s),
-                episodes_ended=ended)
+    return {"kind": "env_steps", "env": label, "num_envs": num_envs, "steps": steps,
+            "compile_s": round(compile_s, 2), "run_s": [round(t, 3) for t, _ in runs],
+            "steps_per_s": round(num_envs * steps / run_s), "episodes_ended": ended}
 
 
 def bench_training(label, config, env, seeds, repeats):
     train = jax.jit(jax.vmap(ppo_jax.make_train(config, env=env), in_axes=(0, None)))
-    keys = lambda r: jax.random.split(jax.random.PRNGKey(r), seeds)  # noqa: E731
+    keys = lambda r: jax.random.split(jax.random.PRNGKey(r), seeds)
     compile_s, _ = timed(train, keys(0), config.hparams)
     runs = [timed(train, keys(1 + r), config.hparams)[0] for r in range(repeats)]
     run_s = statistics.median(runs)
-    return dict(kind="training", env=label, seeds=seeds, num_envs=config.num_envs, num_steps=config.num_steps,
-                total_timesteps=config.total_timesteps, compile_s=round(compile_s, 2),
-                run_s=[round(t, 2) for t in runs], steps_per_s=round(seeds * config.total_timesteps / run_s))
+    return {"kind": "training", "env": label, "seeds": seeds, "num_envs": config.num_envs,
+            "num_steps": config.num_steps, "total_timesteps": config.total_timesteps,
+            "compile_s": round(compile_s, 2), "run_s": [round(t, 2) for t in runs],
+            "steps_per_s": round(seeds * config.total_timesteps / run_s)}
+
+
+SUITE_PACKAGES = ("gymnax", "brax", "mujoco", "navix", "craftax")
 
 
 def versions():
-    out = {"jax": jax.__version__, "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+    out = {"jax": jax.__version__,
+           "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
            "device": str(jax.devices()[0].device_kind)}
-    for pkg in ("gymnax", "brax", "mujoco", "navix", "craftax"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
+    installed = package_versions(SUITE_PACKAGES)
+    return {**out, **{pkg: installed[pkg] for pkg in SUITE_PACKAGES if installed[pkg] is not None}}
 
 
 def parse_args(argv=None):
@@ -178,8 +178,17 @@ def main(argv=None):
         if args.train_seeds:
             for label, _, env in variants:
                 batch = ppo_jax.preset(env_id)
-                config = ppo_jax.preset(env_id, total_timesteps=args.train_updates * batch.num_envs * batch.num_steps)
+                steps = args.train_updates * batch.num_envs * batch.num_steps
+                config = ppo_jax.preset(env_id, total_timesteps=steps)
                 record(bench_training(label, config, env, args.train_seeds, args.repeats))
+    write_manifest(
+        out.parent,
+        experiment="Env steps per second of each suite's adapter with random actions"
+                   + (", and training throughput of each preset with vmapped seeds"
+                      if args.train_seeds else "") + ".",
+        files={out.name: "one row per measurement (env_steps or training), appended, with the package "
+                         "versions and the date"},
+        device=meta["device"], versions={k: v for k, v in meta.items() if k not in ("machine", "device")})
 
 
 if __name__ == "__main__":

@@ -28,31 +28,17 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))  # the working tree's ppo_jax, whatever is installed
+from ppo_jax.analysis.benchmarking import Clock, write_manifest
 
 GRID = {"learning_rate": [1e-4, 3e-4, 1e-3, 3e-3], "clip_eps": [0.1, 0.2], "ent_coef": [0.0, 0.01]}
 OTHER_GRID = {"learning_rate": [2e-4, 5e-4, 2e-3, 5e-3], "clip_eps": [0.15, 0.3], "ent_coef": [0.0, 0.005]}
 
 
-class Clock:
-    """lap() -> (wall seconds, CPU seconds of this process, all threads) since the last lap."""
-
-    def __init__(self):
-        self.last = (time.perf_counter(), time.process_time())
-
-    def lap(self) -> tuple[float, float]:
-        now = (time.perf_counter(), time.process_time())
-        wall, cpu = now[0] - self.last[0], now[1] - self.last[1]
-        self.last = now
-        return wall, cpu
-
-
 def run_sweep(config, num_seeds: int) -> dict:
     import numpy as np
+
     from ppo_jax import sweep
 
     clock = Clock()
@@ -69,8 +55,9 @@ def run_sweep(config, num_seeds: int) -> dict:
 def run_sequential(config, num_seeds: int) -> dict:
     import jax
     import numpy as np
+
     import ppo_jax
-    from ppo_jax.grids import expand_grid
+    from ppo_jax.population.grids import expand_grid
     from ppo_jax.train import seed_keys
 
     train = jax.jit(ppo_jax.make_train(config))
@@ -91,6 +78,7 @@ def run_sequential(config, num_seeds: int) -> dict:
 
 def child(args) -> None:
     import jax
+
     import ppo_jax
 
     jax.config.update("jax_enable_compilation_cache", False)  # compile time is part of the figure
@@ -110,10 +98,11 @@ def agreement(a, b) -> dict:
     import numpy as np
 
     same = np.isclose(a, b, rtol=1e-5, atol=1e-5, equal_nan=True)
-    leading = np.where(same.all(-1), same.shape[-1], np.argmin(same, axis=-1))  # updates before the first mismatch
-    from ppo_jax.statistics import final_return
+    # updates before the first mismatch
+    leading = np.where(same.all(-1), same.shape[-1], np.argmin(same, axis=-1))
+    from ppo_jax.analysis.statistics import final_return
 
-    final = lambda x: float(np.nanmean(final_return(x)))  # noqa: E731  mean over runs
+    final = lambda x: float(np.nanmean(final_return(x)))
     return {"runs_identical": int(same.all(-1).sum()), "runs": int(same[..., 0].size),
             "leading_identical_updates_median": float(np.median(leading)),
             "final_return_sweep": final(a), "final_return_sequential": final(b)}
@@ -125,7 +114,7 @@ def measure(mode: str, args) -> dict:
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode:
         sys.exit(f"{mode} failed:\n{proc.stderr[-4000:]}")
-    line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
     return json.loads(line[len("RESULT "):])
 
 
@@ -164,12 +153,20 @@ def main() -> None:
         print(f"{name:12s}{r['total_s']:20.1f}s{r['compile_s']:8.1f}s{r['run_s']:8.1f}s"
               f"{r['total_cpu_s']:24.1f}s")
     print(f"sequential / sweep: wall-clock {report['ratio_compile_included']:.2f}x compile included "
-          f"({report['ratio_run_only']:.2f}x run only), CPU time {report['cpu_ratio_compile_included']:.2f}x; "
+          f"({report['ratio_run_only']:.2f}x run only), "
+          f"CPU time {report['cpu_ratio_compile_included']:.2f}x; "
           f"load average {report['machine']['load_avg']}")
     print("agreement of the same runs: " + json.dumps(report["agreement"]))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=1))
+        write_manifest(
+            args.out.parent,
+            experiment=f"ppo_jax.sweep against the same {runs} runs done one after another on {args.env} "
+                       f"({a.shape[0]} configs x {a.shape[1]} seeds, {args.total_timesteps:,} steps each).",
+            files={args.out.name: "wall and CPU seconds of both modes (compile and run), their ratios, the "
+                                  "machine and whether the two modes' returns agree"},
+            device=", ".join(sweep_r["devices"]))
 
 
 if __name__ == "__main__":

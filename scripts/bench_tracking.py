@@ -17,6 +17,7 @@ of medians against "plain") to --out.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -26,7 +27,8 @@ import time
 import jax
 
 import ppo_jax
-from ppo_jax.loggers import JsonlLogger, TensorBoardLogger, WandbLogger
+from ppo_jax.analysis.benchmarking import device_info, time_alternating, write_manifest
+from ppo_jax.tracking.loggers import JsonlLogger, TensorBoardLogger, WandbLogger
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -62,21 +64,16 @@ def main(argv=None) -> dict:
             t = time.perf_counter()
             jax.block_until_ready(ppo_jax.train_seeds(cfg, args.num_seeds, logger=logger))
             print(f"{name}: first run (compile) {time.perf_counter() - t:.1f}s", flush=True)
-        times: dict[str, list[float]] = {name: [] for name in runs}
-        cpu: dict[str, list[float]] = {name: [] for name in runs}
         lines = []
-        for i in range(args.repeats):
-            order = list(runs) if i % 2 == 0 else list(reversed(runs))
-            for name in order:
-                cfg, logger = runs[name]
-                t, c = time.perf_counter(), time.process_time()
-                jax.block_until_ready(ppo_jax.train_seeds(cfg, args.num_seeds, logger=logger))
-                times[name].append(time.perf_counter() - t)
-                cpu[name].append(time.process_time() - c)
-                lines.append({"round": i, "variant": name, "seconds": round(times[name][-1], 4),
-                              "cpu_seconds": round(cpu[name][-1], 4)})
-                print(f"round {i} {name}: {times[name][-1]:.2f}s wall, {cpu[name][-1]:.2f}s cpu",
-                      flush=True)
+
+        def on_run(i: int, name: str, wall: float, cpu_s: float) -> None:
+            lines.append({"round": i, "variant": name, "seconds": round(wall, 4),
+                          "cpu_seconds": round(cpu_s, 4)})
+            print(f"round {i} {name}: {wall:.2f}s wall, {cpu_s:.2f}s cpu", flush=True)
+
+        programs = {name: (functools.partial(ppo_jax.train_seeds, cfg, args.num_seeds, logger=logger), ())
+                    for name, (cfg, logger) in runs.items()}
+        times, cpu = time_alternating(programs, args.repeats, on_run=on_run)
         for _, logger in runs.values():
             if logger is not None:
                 logger.close()
@@ -94,8 +91,16 @@ def main(argv=None) -> dict:
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
-        for line in lines + [summary]:
-            f.write(json.dumps(line) + "\n")
+        f.writelines(json.dumps(line) + "\n" for line in lines + [summary])
+    write_manifest(
+        os.path.dirname(os.path.abspath(args.out)),
+        experiment=f"Cost of evaluation during training and of each logger (JSON lines, TensorBoard, W&B "
+                   f"offline) as wall- and CPU-time ratios against a plain run: {config.env} preset, "
+                   f"{args.num_seeds} seeds, {config.num_updates} updates, "
+                   f"{args.repeats} alternating rounds.",
+        files={os.path.basename(args.out): "one row per timed run (round, variant, wall and CPU seconds) and "
+                                           "a summary row"},
+        device=device_info(), **({"notes": args.note} if args.note else {}))
     print(json.dumps(summary, indent=2))
     return summary
 

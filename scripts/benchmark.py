@@ -39,23 +39,26 @@ import dataclasses
 import json
 import math
 import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
+from ppo_jax.analysis.benchmarking import (
+    device_info,
+    machine_info,
+    short_commit,
+    source_digest,
+    write_manifest,
+)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))  # measure the working tree's ppo_jax, whatever is installed
 
 DEFAULT_BUDGETS = {"CartPole-v1": 499_712, "Breakout-MinAtar": 100_000, "Pendulum-v1": 200_000}
 FALLBACK_BUDGET = 100_000
 DEFAULT_SB3_BUDGET = 100_000
-VERSION_PACKAGES = ("jax", "jaxlib", "flax", "optax", "gymnax", "distrax", "chex", "numpy",
-                    "torch", "stable-baselines3", "gymnasium")
 MIB = 2.0 ** 20
 
 
@@ -75,7 +78,7 @@ class Spec:
         return self.config["total_timesteps"]
 
 
-# ---------------------------------------------------------------- host memory and machine
+# ---------------------------------------------------------------- host memory
 
 
 def current_rss_mib() -> float:
@@ -111,56 +114,6 @@ def window_peak_rss_mib() -> float | None:
     return None
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def package_versions() -> dict:
-    versions = {"python": platform.python_version()}
-    for name in VERSION_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
-def git_state() -> dict:
-    """The commit measured, and whether the working tree differed from it."""
-    def git(*args):
-        out = subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True)
-        return out.stdout.strip() if out.returncode == 0 else None
-    status = git("status", "--porcelain", "--", "ppo_jax")
-    return {"commit": git("rev-parse", "HEAD"), "ppo_jax_dirty": bool(status) if status is not None else None}
-
-
-def machine_info() -> dict:
-    """Host facts; the accelerator is reported by each worker (the parent never starts JAX)."""
-    try:
-        mem_total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2.0 ** 30
-    except (ValueError, OSError):
-        mem_total = None
-    return {
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "memory_gib": mem_total,
-        "platform": platform.platform(),
-        "versions": package_versions(),
-        "git": git_state(),
-        "xla_flags": os.environ.get("XLA_FLAGS"),
-        "jax_platforms": os.environ.get("JAX_PLATFORMS"),
-        "loadavg_start": list(os.getloadavg()),
-    }
-
-
 # ---------------------------------------------------------------- ppo_jax
 
 
@@ -179,13 +132,6 @@ def make_config(env_id: str, budget: int) -> dict:
     return ppo_jax.preset(env_id, total_timesteps=budget).to_dict()
 
 
-def device_info() -> dict:
-    import jax
-
-    dev = jax.devices()[0]
-    return {"platform": dev.platform, "kind": dev.device_kind, "count": jax.device_count()}
-
-
 def device_peak_mib() -> float | None:
     import jax
 
@@ -196,27 +142,29 @@ def device_peak_mib() -> float | None:
 
 
 def final_return(episode_return) -> float:
-    """Mean over agents of each agent's final return (`ppo_jax.statistics.final_return`:
+    """Mean over agents of each agent's final return (`ppo_jax.analysis.statistics.final_return`:
     the mean episode_return over the last 10% of updates); NaN if no agent has one."""
     import numpy as np
-    from ppo_jax.statistics import final_return as agent_final_return
+
+    from ppo_jax.analysis.statistics import final_return as agent_final_return
 
     per_agent = np.atleast_1d(agent_final_return(episode_return))
     return float(np.nanmean(per_agent)) if np.isfinite(per_agent).any() else float("nan")
 
 
 def ppo_jax_function(config, population: int, seed: int):
-    """(jitted function, its args): plain jit for one seed, jit of vmap for a population."""
+    """(jitted function, its args): plain jit for one seed; for a population, the
+    program `train_seeds` runs (`make_population(config).train` over its seeds' keys)."""
     import jax
     import jax.numpy as jnp
+
     import ppo_jax
 
-    train = ppo_jax.make_train(config)
     hparams = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), config.hparams)
     if population == 1:
-        return jax.jit(train), (jax.random.key(seed), hparams)
+        return jax.jit(ppo_jax.make_train(config)), (jax.random.key(seed), hparams)
     keys = jax.random.split(jax.random.key(seed), population)  # train_seeds' keys
-    return jax.jit(jax.vmap(train, in_axes=(0, None))), (keys, hparams)
+    return ppo_jax.make_population(config).train, (jax.random.key_data(keys), hparams)
 
 
 def time_ppo_jax_once(config, population: int, seed: int) -> dict:
@@ -247,18 +195,6 @@ def time_ppo_jax_once(config, population: int, seed: int) -> dict:
         "run_peak_rss_mib": window_peak_rss_mib(),
         "final_return": final_return(out.metrics["episode_return"]),
     }
-
-
-def source_digest() -> str:
-    """Short hash of the ppo_jax sources this process measures (the core may change between runs)."""
-    import hashlib
-
-    import ppo_jax
-
-    digest = hashlib.sha256()
-    for path in sorted(Path(ppo_jax.__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()[:12]
 
 
 def measure_ppo_jax(spec: Spec) -> dict:
@@ -306,33 +242,33 @@ def sb3_kwargs(config: dict, seed: int) -> dict:
     hp = config["hparams"]
     lr0 = hp["learning_rate"]
     hidden = list(config["hidden_sizes"])
-    return dict(
-        learning_rate=(lambda progress_remaining: lr0 * progress_remaining) if config["anneal_lr"] else lr0,
-        n_steps=config["num_steps"],
-        batch_size=config["num_envs"] * config["num_steps"] // config["num_minibatches"],
-        n_epochs=config["update_epochs"],
-        gamma=hp["gamma"],
-        gae_lambda=hp["gae_lambda"],
-        clip_range=hp["clip_eps"],
-        clip_range_vf=hp["clip_eps"] if config["clip_value_loss"] else None,
-        ent_coef=hp["ent_coef"],
+    return {
+        "learning_rate": ((lambda progress_remaining: lr0 * progress_remaining)
+                          if config["anneal_lr"] else lr0),
+        "n_steps": config["num_steps"],
+        "batch_size": config["num_envs"] * config["num_steps"] // config["num_minibatches"],
+        "n_epochs": config["update_epochs"],
+        "gamma": hp["gamma"],
+        "gae_lambda": hp["gae_lambda"],
+        "clip_range": hp["clip_eps"],
+        "clip_range_vf": hp["clip_eps"] if config["clip_value_loss"] else None,
+        "ent_coef": hp["ent_coef"],
         # ppo_jax's value loss is 0.5 * squared error (CleanRL's); SB3's is the plain MSE.
-        vf_coef=0.5 * hp["vf_coef"],
-        max_grad_norm=hp["max_grad_norm"],
-        policy_kwargs=dict(net_arch=dict(pi=hidden, vf=hidden), activation_fn=config["activation"],
-                           ortho_init=True, optimizer_kwargs=dict(eps=1e-5)),
-        device="cpu",
-        seed=seed,
-        verbose=0,
-    )
+        "vf_coef": 0.5 * hp["vf_coef"],
+        "max_grad_norm": hp["max_grad_norm"],
+        "policy_kwargs": {"net_arch": {"pi": hidden, "vf": hidden}, "activation_fn": config["activation"],
+                          "ortho_init": True, "optimizer_kwargs": {"eps": 1e-5}},
+        "device": "cpu",
+        "seed": seed,
+        "verbose": 0,
+    }
 
 
 def make_sb3_model(config: dict, seed: int):
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
-
-    import torch.nn as nn
+    from torch import nn
 
     venv = make_vec_env(config["env"], n_envs=config["num_envs"], seed=seed)
     if config["normalize_observations"] or config["normalize_rewards"]:
@@ -471,7 +407,7 @@ def run_worker(spec: Spec, in_process: bool, sb3_threads: int = 1, timeout: floa
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(dataclasses.asdict(spec)),
            "--sb3-threads", str(sb3_threads)]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as err:
         stderr = err.stderr.decode(errors="replace") if isinstance(err.stderr, bytes) else err.stderr or ""
         return {"record": "error", **dataclasses.asdict(spec), "budget": spec.budget, "returncode": None,
@@ -479,7 +415,8 @@ def run_worker(spec: Spec, in_process: bool, sb3_threads: int = 1, timeout: floa
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode == 0 and lines:
         return json.loads(lines[-1])
-    return {"record": "error", **dataclasses.asdict(spec), "budget": spec.budget, "returncode": proc.returncode,
+    return {"record": "error", **dataclasses.asdict(spec), "budget": spec.budget,
+            "returncode": proc.returncode,
             "stderr_tail": proc.stderr[-3000:]}
 
 
@@ -517,8 +454,8 @@ def markdown_table(results: list[dict], summaries: list[dict]) -> str:
     """One row per measurement: medians, throughput, ratios, memory."""
     sb3 = {r["env"]: r for r in results if r["record"] == "result" and r["library"] == "sb3"}
     base_rate = {s["env"]: s["steps_per_s"].get("1") for s in summaries}
-    rows = ["| env | library | agents | compile s | run s | run CPU s | env steps/s (all) | per agent "
-            "| vs 1 seed | vs SB3 | vs SB3 per CPU s | peak RSS MiB (training) | final return |",
+    rows = [("| env | library | agents | compile s | run s | run CPU s | env steps/s (all) | per agent "
+             "| vs 1 seed | vs SB3 | vs SB3 per CPU s | peak RSS MiB (training) | final return |"),
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         if r["record"] != "result":
@@ -556,7 +493,7 @@ def plot_results(results: list[dict], machine: dict, path: Path) -> None:
         ours = sorted((r for r in ok if r["env"] == env_id and r["library"] == "ppo_jax"),
                       key=lambda r: r["population"])
         sb3 = next((r for r in ok if r["env"] == env_id and r["library"] == "sb3"), None)
-        for ax, key in zip(axes, ("steps_per_s", "steps_per_s_per_agent")):
+        for ax, key in zip(axes, ("steps_per_s", "steps_per_s_per_agent"), strict=True):
             line, = ax.plot([r["population"] for r in ours], [r[key] for r in ours], "o-",
                             label=f"ppo_jax {env_id}")
             for r in ours:
@@ -568,7 +505,7 @@ def plot_results(results: list[dict], machine: dict, path: Path) -> None:
                 ax.axhline(sb3[key], ls="--", color=line.get_color(),
                            label=f"SB3 {env_id}: {sb3[key]:,.0f} (1 agent, torch CPU)")
     device = next((r["device"]["kind"] for r in ok if r["library"] == "ppo_jax"), "?")
-    for ax, title in zip(axes, ("all agents together", "per agent")):
+    for ax, title in zip(axes, ("all agents together", "per agent"), strict=True):
         ax.set(xscale="log", yscale="log", xlabel="population (seeds trained at once, vmapped)",
                ylabel="env steps / s", title=f"Throughput, {title}")
         if all_pops:
@@ -606,7 +543,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "faster for 64-wide MLPs, and far faster on a busy machine, so SB3 gets its best")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None,
-                   help="JSON lines path (default scripts/results/benchmark-<env>/results.jsonl); PNG beside it")
+                   help="JSON lines path (default scripts/results/benchmark-<env>/results.jsonl); "
+                        "PNG beside it")
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds one measurement (all its repeats) may take before it is killed and "
                         "recorded as an error")
@@ -660,7 +598,8 @@ def write_line(f, record: dict) -> None:
 
 
 def run_benchmark(args) -> list[dict]:
-    out = args.out or REPO_ROOT / "scripts" / "results" / f"benchmark-{'-'.join(map(slug, args.env))}" / "results.jsonl"
+    default_folder = REPO_ROOT / "scripts" / "results" / f"benchmark-{'-'.join(map(slug, args.env))}"
+    out = args.out or default_folder / "results.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
     machine = {"record": "machine", **machine_info(), "args": {
         k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "worker"}}
@@ -683,8 +622,18 @@ def run_benchmark(args) -> list[dict]:
             write_line(f, summaries[-1])
         write_line(f, {"record": "end", "loadavg_end": list(os.getloadavg())})
     plot_results(results, machine, out.with_suffix(".png"))
+    device = next((r["device"] for r in results if r.get("library") == "ppo_jax" and "device" in r), None)
+    manifest = write_manifest(
+        out.parent,
+        experiment=f"ppo_jax training throughput, compile time and memory against population size "
+                   f"({', '.join(map(str, args.populations))} seeds) on {', '.join(args.env)}"
+                   + ("" if args.skip_sb3 else ", side by side with Stable-Baselines3") + ".",
+        files={out.name: "machine record, one result per (library, env, population), a summary per env",
+               out.with_suffix(".png").name: f"throughput against population size, from {out.name}"},
+        commit=short_commit(machine["git"]), commit_source=f"{out.name}'s machine record (git)",
+        machine=machine, device=device, versions=machine["versions"])
     print(markdown_table(results, summaries))
-    print(f"[benchmark] wrote {out} and {out.with_suffix('.png')}")
+    print(f"[benchmark] wrote {out}, {out.with_suffix('.png')} and {manifest}")
     return results + summaries
 
 

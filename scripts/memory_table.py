@@ -7,38 +7,35 @@ the same settings with network="mlp" and two hidden layers of the encoder's widt
   MaskedCartPole-v1   CartPole without its velocities (positions only), 1M steps
   MemoryChain-bsuite  bsuite's memory chain (a context bit shown at the first
                       step, asked for at the last), gymnax's default length
-  CueMemory-k10       the memory probe of tests/memory_probe.py: a cue at step 0
+  CueMemory-k10       the memory probe (`ppo_jax.envs.probes.CueMemoryEnv`): a cue at step 0
                       says which of two actions pays at step 10 (chance 0.5)
 
 For every (task, network): `train_seeds(config, num_seeds, seed=0)`, the final
-return of each seed (`ppo_jax.statistics.final_return`: the mean training
+return of each seed (`ppo_jax.analysis.statistics.final_return`: the mean training
 return over the last 10% of updates) and, for the probe, the greedy policy's
 mean return over 200 `evaluate` episodes. Writes scripts/results/memory-table/memory_table.json
-and .md (mean, min, wall time) and prints the table.
+and .md (mean, min, wall time) and the folder's manifest.json, and prints the table.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import jax
 import numpy as np
 
+import ppo_jax
+from ppo_jax.analysis.benchmarking import device_info, write_manifest
+from ppo_jax.envs.probes import CueMemoryEnv
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-sys.path.insert(0, str(REPO_ROOT / "tests"))
-
-import ppo_jax  # noqa: E402
-from memory_probe import CueMemoryEnv  # noqa: E402
-
 PROBE = "CueMemory-k10"
-# The probe lives in tests/ (it is no gymnax id, so it has no preset): its settings.
-PROBE_SETTINGS = dict(network="gru", total_timesteps=40_960, num_envs=8, num_steps=64,
-                      num_minibatches=4, hidden_sizes=(32,), rnn_size=32, learning_rate=3e-3)
+# The probe is no gymnax id (`ppo_jax.envs.probes.CueMemoryEnv`), so it has no preset: its settings.
+PROBE_SETTINGS = {"network": "gru", "total_timesteps": 40_960, "num_envs": 8, "num_steps": 64,
+                  "num_minibatches": 4, "hidden_sizes": (32,), "rnn_size": 32, "learning_rate": 3e-3}
 TASKS = ("MaskedCartPole-v1", "MemoryChain-bsuite", PROBE)
 
 
@@ -69,7 +66,7 @@ def run(task: str, network: str, num_seeds: int) -> dict:
     if task == PROBE:  # the greedy policy of each seed, on 200 episodes
         greedy = []
         for i in range(num_seeds):
-            state = jax.tree.map(lambda x: x[i], out.state)
+            state = jax.tree.map(lambda x, i=i: x[i], out.state)
             greedy.append(float(ppo_jax.evaluate(config, state, jax.random.key(100 + i), 200,
                                                  env=env).mean()))
         row["greedy_return"] = greedy
@@ -94,7 +91,8 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--num-seeds", type=int, default=8)
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     p.add_argument("--networks", nargs="+", default=["mlp", "gru", "lstm"], choices=["mlp", "gru", "lstm"])
-    p.add_argument("--out", type=Path, default=REPO_ROOT / "scripts" / "results" / "memory-table" / "memory_table")
+    p.add_argument("--out", type=Path,
+                   default=REPO_ROOT / "scripts" / "results" / "memory-table" / "memory_table")
     args = p.parse_args(argv)
     rows = []
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -105,6 +103,13 @@ def main(argv=None) -> list[dict]:
             args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))  # after every row
     table = markdown(rows)
     args.out.with_suffix(".md").write_text(table + "\n")
+    write_manifest(
+        args.out.parent,
+        experiment=f"Memory tasks ({', '.join(args.tasks)}): {', '.join(args.networks)} at the same budget, "
+                   f"{args.num_seeds} seeds each, final return (and the probe's greedy return).",
+        files={args.out.with_suffix(".md").name: "the table: mean and minimum final return, wall time",
+               args.out.with_suffix(".json").name: "every row with every seed's final return"},
+        device=device_info())
     print(table)
     return rows
 

@@ -5,7 +5,7 @@
     python scripts/returns_table.py --table-only             # redraw table, aggregate and figure
 
 For each env: `train_seeds(preset(env), num_seeds, seed=0)`, timed (compiling
-included); each seed's final return (`ppo_jax.statistics.final_return`: the mean
+included); each seed's final return (`ppo_jax.analysis.statistics.final_return`: the mean
 training episode_return over the last 10% of updates); their mean with a 95%
 percentile-bootstrap CI over seeds, and their minimum; and the return of the
 untrained agent's stochastic policy (near uniform) over 200 episodes, the 0 of
@@ -29,16 +29,15 @@ cannot anchor a score: NOT_ANCHORS), with a 95% stratified-bootstrap CI
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))  # the working tree's ppo_jax, whatever is installed
-sys.path.insert(0, str(REPO_ROOT / "scripts"))
+from ppo_jax.analysis.benchmarking import short_commit, write_manifest
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "scripts" / "results" / "returns-table"
 ROWS_DIR = RESULTS / "rows"
 
@@ -86,7 +85,7 @@ def curve(episode_return, batch_size: int, points: int = CURVE_POINTS) -> dict:
     edges = np.linspace(0, returns.shape[1], min(points, returns.shape[1]) + 1).astype(int)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a bin with no finished episode: NaN
-        binned = np.stack([np.nanmean(returns[:, a:b], axis=1) for a, b in zip(edges[:-1], edges[1:])], 1)
+        binned = np.stack([np.nanmean(returns[:, a:b], axis=1) for a, b in itertools.pairwise(edges)], 1)
     return {"steps": [int(b * batch_size) for b in edges[1:]],
             "per_seed": [[None if math.isnan(v) else round(float(v), 5) for v in seed] for seed in binned]}
 
@@ -96,8 +95,8 @@ def untrained_return(config, seed: int) -> float:
     import jax
 
     import ppo_jax
-    from ppo_jax.context import make_context
-    from ppo_jax.train import init_state
+    from ppo_jax.core.context import make_context
+    from ppo_jax.core.iteration import init_state
 
     state = init_state(make_context(config), jax.random.key(seed), config.hparams)
     returns = ppo_jax.evaluate(config, state, jax.random.key(seed + 1), UNTRAINED_EPISODES,
@@ -111,8 +110,8 @@ def measure(env_id: str, num_seeds: int, seed: int = 0, budget: int | None = Non
     import numpy as np
 
     import ppo_jax
-    from benchmark import device_info, git_state, machine_info
-    from ppo_jax.statistics import bootstrap_ci
+    from ppo_jax.analysis.benchmarking import device_info, git_state, machine_info
+    from ppo_jax.analysis.statistics import bootstrap_ci
 
     config = ppo_jax.preset(env_id) if budget is None else ppo_jax.preset(env_id, total_timesteps=budget)
     t0 = time.perf_counter()
@@ -165,7 +164,7 @@ def machine_label(row: dict) -> str:
 
 def aggregate(rows: dict[str, dict]) -> dict | None:
     """IQM of normalized scores over envs with a reference above the untrained return."""
-    from ppo_jax.statistics import normalized_score, stratified_bootstrap_ci
+    from ppo_jax.analysis.statistics import normalized_score, stratified_bootstrap_ci
 
     used = {env: row for env, row in rows.items() if env not in NOT_ANCHORS
             and row.get("reference") is not None and row["reference"] > row["untrained_return"]}
@@ -196,8 +195,8 @@ def markdown(rows: dict[str, dict]) -> str:
     import ppo_jax
 
     tuned = set(ppo_jax.preset_envs())
-    lines = ["| env | budget | final return: mean [95% CI] | min | seeds | wall | machine | "
-             "gymnax PPO | vs reference |", "|---|---:|---|---:|---:|---:|---|---:|---|"]
+    lines = [("| env | budget | final return: mean [95% CI] | min | seeds | wall | machine | "
+              "gymnax PPO | vs reference |"), "|---|---:|---|---:|---:|---:|---|---:|---|"]
     for env in table_order(rows):
         r = rows[env]
         ref = "" if r.get("reference") is None else fmt(r["reference"])
@@ -207,14 +206,15 @@ def markdown(rows: dict[str, dict]) -> str:
                      f"{r['wall_s']:,.0f} s | {machine_label(r)} | {ref} | {verdict(r)} |")
     agg = aggregate(rows)
     if agg is not None:
-        lines += ["", f"IQM of normalized scores over {len(agg['envs'])} envs: **{agg['iqm']:.3f}** "
-                      f"(95% stratified-bootstrap CI {agg['ci_low']:.3f} to {agg['ci_high']:.3f}); "
-                      "1 = gymnax's PPO reference, 0 = the untrained policy."]
+        lines += ["", (f"IQM of normalized scores over {len(agg['envs'])} envs: **{agg['iqm']:.3f}** "
+                       f"(95% stratified-bootstrap CI {agg['ci_low']:.3f} to {agg['ci_high']:.3f}); "
+                       "1 = gymnax's PPO reference, 0 = the untrained policy.")]
         if not all(runs_a_preset(r, tuned) for r in rows.values()):
             lines.append("(defaults): no preset yet; the row is `PPOConfig(env=...)`'s defaults.")
         unreferenced = [e for e in agg["excluded"] if rows[e].get("reference") is None]
         if unreferenced:
-            lines.append(f"Not in the aggregate, for want of a gymnax PPO reference: {', '.join(unreferenced)}.")
+            lines.append("Not in the aggregate, for want of a gymnax PPO reference: "
+                         f"{', '.join(unreferenced)}.")
         for env in agg["excluded"]:
             if env not in unreferenced:
                 why = NOT_ANCHORS.get(env, "its reference is not above the untrained policy's return")
@@ -233,7 +233,7 @@ def plot(rows: dict[str, dict], path: Path) -> None:
     cols = min(4, len(envs))
     nrows = math.ceil(len(envs) / cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 3 * nrows), squeeze=False)
-    for ax, env in zip(axes.flat, envs):
+    for ax, env in zip(axes.flat, envs, strict=False):  # axes: a full grid, envs may leave cells
         r = rows[env]
         steps = np.asarray(r["curve"]["steps"])
         per_seed = np.array([[np.nan if v is None else v for v in s] for s in r["curve"]["per_seed"]])
@@ -252,11 +252,48 @@ def plot(rows: dict[str, dict], path: Path) -> None:
     plt.close(fig)
 
 
-def write_outputs(rows: dict[str, dict], results: Path = RESULTS) -> str:
+def write_outputs(rows: dict[str, dict], results: Path = RESULTS, rows_dir: Path | None = None) -> str:
+    """The table, the figure and the manifest of `results`, from `rows` (read from `rows_dir`)."""
     table = markdown(rows)
     (results / "returns_table.md").write_text(table)
     plot(rows, results / "returns_curves.png")
+    write_row_manifest(rows, results, rows_dir or results / "rows")
     return table
+
+
+ROW_FILE = ("every seed's final return, CI, minimum, wall time, untrained return, reference, machine, "
+            "versions, git commit, config and learning curve")
+
+
+def write_row_manifest(rows: dict[str, dict], results: Path, rows_dir: Path) -> Path:
+    """`results`/manifest.json: each row's commit, date, machine and versions, from the row itself."""
+    try:
+        folder = rows_dir.resolve().relative_to(results.resolve()).as_posix()
+    except ValueError:
+        folder = str(rows_dir)
+    machines: dict[str, dict] = {}
+    for env in table_order(rows):
+        machines.setdefault(machine_label(rows[env]), rows[env].get("versions") or "not recorded")
+    dates = sorted(r["date"] for r in rows.values() if r.get("date"))
+    return write_manifest(
+        results,
+        experiment="Every gymnax env's preset against gymnax's published PPO returns: final return per "
+                   "seed, 95% bootstrap CI, minimum, and the IQM of normalized scores (rliable) over the "
+                   "envs with a reference.",
+        command={f"{folder}/<env>.json": "python scripts/returns_table.py --envs ENV  (default: every env, "
+                                         f"{DEFAULT_SEEDS} seeds, {MINATAR_SEEDS} for MinAtar, "
+                                         "seed set 1000)",
+                 "returns_table.md, returns_curves.png": "python scripts/returns_table.py --table-only"},
+        commit={f"{env}.json": short_commit(rows[env].get("git")) or "not recorded"
+                for env in table_order(rows)},
+        commit_source="each row's own git record (git.commit, ppo_jax_dirty)",
+        date=f"{dates[0]} to {dates[-1]}" if len(set(dates)) > 1 else (dates[0] if dates else None),
+        machine=", ".join(machines) or None,
+        versions=machines,
+        files={"returns_table.md": "the table and the aggregate (also put into the root README between its "
+                                   "returns-table markers)",
+               "returns_curves.png": "learning curves of every env, one thin line per seed",
+               **{f"{folder}/{env}.json": ROW_FILE for env in table_order(rows)}})
 
 
 README_MARKERS = ("<!-- returns-table -->\n", "<!-- end: returns-table -->")
@@ -301,7 +338,7 @@ def main(argv=None) -> str:
             row_path(env, args.rows).write_text(json.dumps(row, indent=1) + "\n")
             print(f"{env}: {fmt(row['mean'])} [{fmt(row['ci_low'])}, {fmt(row['ci_high'])}], "
                   f"min {fmt(row['min'])}, {row['wall_s']:.0f} s", flush=True)
-    table = write_outputs(load_rows(args.rows), args.rows.parent)
+    table = write_outputs(load_rows(args.rows), args.rows.parent, args.rows)
     if args.rows.resolve() == ROWS_DIR.resolve():  # the committed rows: the README shows them
         update_readme(table)
     print(table)

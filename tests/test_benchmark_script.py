@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "benchmark.py"
@@ -44,18 +45,27 @@ def test_in_process_run_writes_results_summary_and_plot(bench, tmp_path):
     assert len(one["ppo_jax_sources"]) == 12
     assert summary["sb3_skipped"] == "--skip-sb3" and summary["vmap_speedup_over_1_seed"] == {"1": 1.0}
     assert out.with_suffix(".png").stat().st_size > 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())  # the folder's record
+    assert set(manifest["files"]) == {"bench.jsonl", "bench.png"} and manifest["versions"]["jax"]
+    assert manifest["device"].endswith(f"({one['device']['platform']})")
+    assert "CartPole-v1" in manifest["experiment"]
 
 
-def test_one_seed_is_plain_jit_and_a_population_is_vmapped(bench):
+def test_one_seed_is_plain_jit_and_a_population_is_train_seeds_program(bench):
     import jax
+
     from ppo_jax import PPOConfig
 
     config = PPOConfig(total_timesteps=512)
     _, (key, _) = bench.ppo_jax_function(config, 1, seed=3)
     assert key.shape == () and jax.numpy.array_equal(jax.random.key_data(key),
                                                      jax.random.key_data(jax.random.key(3)))
-    _, (keys, _) = bench.ppo_jax_function(config, 4, seed=3)
-    assert keys.shape == (4,)
+    program, (key_data, hparams) = bench.ppo_jax_function(config, 4, seed=3)  # train_seeds' program
+    np.testing.assert_array_equal(key_data, jax.random.key_data(jax.random.split(jax.random.key(3), 4)))
+    import ppo_jax
+    states, metrics = program(key_data, hparams)
+    np.testing.assert_array_equal(metrics["episode_return"],
+                                  ppo_jax.train_seeds(config, 4, seed=3).metrics["episode_return"])
 
 
 def test_summary_and_table_ratios(bench):
@@ -94,7 +104,8 @@ def test_sb3_settings_match_the_config(bench):
     assert kwargs["learning_rate"](0.5) == pytest.approx(1.25e-4)
     assert (kwargs["gamma"], kwargs["gae_lambda"]) == pytest.approx((0.99, 0.95))
     assert kwargs["clip_range"] == kwargs["clip_range_vf"] == pytest.approx(0.2)
-    assert (kwargs["ent_coef"], kwargs["vf_coef"], kwargs["max_grad_norm"]) == pytest.approx((0.01, 0.25, 0.5))
+    assert (kwargs["ent_coef"], kwargs["vf_coef"], kwargs["max_grad_norm"]) == pytest.approx(
+        (0.01, 0.25, 0.5))
     assert kwargs["policy_kwargs"]["net_arch"] == {"pi": [64, 64], "vf": [64, 64]}
     assert kwargs["policy_kwargs"]["activation_fn"] == "tanh"
     with pytest.raises(ValueError, match="plain clip objective"):
@@ -154,12 +165,15 @@ def test_suites_benchmark_records_env_steps_and_training(load_script, tmp_path, 
     bench.main(["--envs", "CartPole-v1", "--num-envs", "2", "4", "--steps", "64", "--repeats", "1",
                 "--train-seeds", "2", "--train-updates", "1", "--out", str(out)])
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [(r["kind"], r.get("num_envs")) for r in rows] == [("env_steps", 2), ("env_steps", 4), ("training", 8)]
+    assert [(r["kind"], r.get("num_envs")) for r in rows] == [
+        ("env_steps", 2), ("env_steps", 4), ("training", 8)]
     steps = rows[:2]
     assert all(r["steps_per_s"] > 0 and r["device"] == "cpu" for r in rows)
     # a random CartPole episode lasts about 22 steps: 64 steps end several per env
     assert all(r["num_envs"] * 64 / 60 <= r["episodes_ended"] <= r["num_envs"] * 64 / 8 for r in steps), steps
     assert rows[2]["total_timesteps"] == 8 * 32 and rows[2]["seeds"] == 2
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert list(manifest["files"]) == ["suites.jsonl"] and manifest["device"] == "cpu"
 
 
 @pytest.mark.parametrize("argv, match", [

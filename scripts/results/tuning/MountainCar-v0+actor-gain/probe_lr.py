@@ -1,9 +1,14 @@
 # Run from the repository root.
 """MountainCar-v0: does a non-uniform initial policy (actor output gain 1 instead of 0.01) reach the flag?"""
-import sys, time, json
+import json
+import sys
+import time
+
 import numpy as np
+
 import ppo_jax
 from ppo_jax import networks
+
 gain = float(sys.argv[1])
 networks.ActorCritic.ACTOR_OUT_GAIN = gain
 base = ppo_jax.preset("MountainCar-v0", total_timesteps=499_712, ent_coef=0.003)

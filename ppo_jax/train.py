@@ -228,7 +228,15 @@ def make_population(config: PPOConfig, env: Environment | None = None, env_param
             states, hparams, member_ids)
 
     def train(key_data: jax.Array, hparams: HParams, member_ids=None):
-        states, metrics = run(init(key_data, hparams), hparams, config.num_updates, member_ids)
+        # init and run under one vmap, not run(init(...)): leaves that every member shares
+        # at the start (update_step, kl_coef, ...) then stay unbatched where XLA can keep
+        # them so, the program `jax.vmap(make_train(config))` has always been.
+        def member(key, h, i):
+            state = trainer.init(jax.random.wrap_key_data(key), h)
+            return trainer.run(state, h, config.num_updates, agent_id=i)
+
+        states, metrics = jax.vmap(member, in_axes=(0, hp_axis, None if member_ids is None else 0))(
+            key_data, hparams, member_ids)
         return (states if keep_state else None), metrics
 
     if devices is None:

@@ -24,9 +24,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS_DIR = REPO_ROOT / "scripts"
 SCRIPTS = sorted(SCRIPTS_DIR.glob("*.py"))
 NAMES = [path.stem for path in SCRIPTS]
-# The command-line scripts that issue 27 moves into `ppo_jax.cli` (and deletes from
-# scripts/); while one of them is still here, the static check skips it.
-MOVING_TO_CLI = {"train", "sweep", "pbt", "evaluate", "plot"}
 HELP_TIMEOUT_S = 300
 
 
@@ -45,6 +42,7 @@ def help_runs() -> dict[str, subprocess.CompletedProcess]:
 
 def test_there_are_scripts():
     assert {"benchmark", "returns_table", "memory_table", "ablation"} <= set(NAMES)
+    assert not {"train", "sweep", "pbt", "evaluate", "plot"} & set(NAMES)  # the CLI is ppo_jax.cli
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -90,8 +88,6 @@ def violations(path: Path, script_names: set[str]) -> list[str]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_script_uses_the_installed_package_and_no_other_script(name):
-    if name in MOVING_TO_CLI:
-        pytest.skip(f"scripts/{name}.py is being moved into ppo_jax.cli (issue 27)")
     problems = violations(SCRIPTS_DIR / f"{name}.py", set(NAMES))
     assert not problems, f"scripts/{name}.py: " + "; ".join(problems)
 

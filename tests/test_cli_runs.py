@@ -160,6 +160,12 @@ def test_mean_and_band():
     half = 4.302652729911275 * 2.0 / np.sqrt(3)  # t(0.975, 2) * std / sqrt(n)
     np.testing.assert_allclose(high[:2] - mean[:2], [half, half])
     assert np.isnan(low[2])  # one seed: no band
+    # 2 of 6 seeds with a value: fewer than half, so no band (t(1) would draw 12.7 standard errors)
+    sparse = np.full((6, 2), np.nan)
+    sparse[:, 0] = np.arange(6.0)
+    sparse[:2, 1] = [0.0, 400.0]
+    mean, low, high = mean_and_band(sparse)
+    assert np.isfinite(low[0]) and np.isnan(low[1]) and mean[1] == 200.0
 
 
 def test_evaluate_reports_and_draws(runs, capsys):

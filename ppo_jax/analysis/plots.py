@@ -55,7 +55,10 @@ def mean_and_band(values: np.ndarray, confidence: float = 0.95):
     """values [num_seeds, T] (NaN = missing) -> mean, low, high over seeds, each [T].
 
     The band is mean +- t_{(1+confidence)/2, n-1} * std / sqrt(n), with n the
-    seeds that have a value at that update (no band where n < 2).
+    seeds that have a value at that update. No band where n < 2, nor where fewer
+    than half the seeds have a value: an update in which only 2 of 16 seeds end an
+    episode would otherwise draw t(1) = 12.7 standard errors, a spike far outside
+    every seed's returns.
     """
     from scipy import stats
 
@@ -66,7 +69,8 @@ def mean_and_band(values: np.ndarray, confidence: float = 0.95):
         mean = np.nanmean(values, axis=0)
         std = np.nanstd(values, axis=0, ddof=1)
         t = stats.t.ppf((1 + confidence) / 2, np.maximum(n - 1, 1))
-        half = np.where(n >= 2, t * std / np.sqrt(np.maximum(n, 1)), np.nan)
+        enough = (n >= 2) & (2 * n >= values.shape[0])
+        half = np.where(enough, t * std / np.sqrt(np.maximum(n, 1)), np.nan)
     return mean, mean - half, mean + half
 
 

@@ -304,3 +304,28 @@ def test_extending_a_run_anneals_over_the_new_budget(fast_jit):
     _, metrics = fast_jit(flat_trainer.run, static_argnums=2)(
         flat_trainer.init(jax.random.key(0)), flat.hparams, 3)
     np.testing.assert_allclose(metrics["learning_rate"], [flat.hparams.learning_rate] * 3, rtol=1e-6)
+
+
+@pytest.mark.parametrize("sharded", [False, True], ids=["one-device", "over-all-devices"])
+def test_make_population_pieces_equal_train_seeds(sharded):
+    """make_population's init + run in chunks and its one-program train give train_seeds'
+    run; sharded over every device (4 with the forced host device count) as well."""
+    config = tiny_config(num_updates=3)
+    num_seeds = 4
+    devices = tuple(jax.devices()) if sharded else None
+    if sharded and num_seeds % len(devices):
+        num_seeds = len(devices)
+    hparams = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), config.hparams)
+    key_data = jax.random.key_data(ppo_jax.train.seed_keys(0, num_seeds))
+    population = ppo_jax.make_population(config, devices=devices)
+    states = population.init(key_data, hparams)
+    states, first = population.run(states, hparams, 2)   # two chunks: 2 updates, then 1
+    states, second = population.run(states, hparams, 1)
+    _, whole = population.train(key_data, hparams)
+    reference = ppo_jax.train_seeds(config, num_seeds, seed=0).metrics
+    for name in ("episode_return", "value_loss", "grad_norm", "timesteps"):
+        chunked = np.concatenate([np.asarray(first[name]), np.asarray(second[name])], axis=1)
+        np.testing.assert_allclose(chunked, reference[name], rtol=1e-5, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(np.asarray(whole[name]), reference[name], rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+    np.testing.assert_array_equal(np.asarray(states.update_step), 3)

@@ -252,3 +252,11 @@ def add_field_flag(parser, name: str, default: Any, help_text: str, *, choices=N
         parser.add_argument(flag, type=kind, default=default, choices=choices, help=help_text,
                             metavar=metavar or ("{" + ",".join(choices) + "}" if choices else
                                                 kind.__name__.upper()))
+
+
+def add_base_config_arguments(p: argparse.ArgumentParser) -> None:
+    """--env and --set: the base config of a sweep or a PBT run (the env's preset, overridden)."""
+    p.add_argument("--env", default="CartPole-v1", help="env id: gymnax, or brax/<name>, navix/<id>, "
+                   "craftax/<id> (base: ppo_jax.preset(env)) (default: %(default)s)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a base setting (static field or HParams field); repeatable")

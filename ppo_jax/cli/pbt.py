@@ -32,7 +32,13 @@ import argparse
 import json
 from pathlib import Path
 
-from ppo_jax.cli.common import UsageError, parse_overrides, parse_ranges, prepare_output_folder
+from ppo_jax.cli.common import (
+    UsageError,
+    add_base_config_arguments,
+    parse_overrides,
+    parse_ranges,
+    prepare_output_folder,
+)
 
 NAME = "pbt"
 HELP = "population-based training (ppo_jax.pbt), resumable"
@@ -44,10 +50,7 @@ RUN_FLAGS = ("env", "set", "space", "init", "population", "ready_every", "num_se
 
 
 def add_arguments(p: argparse.ArgumentParser, argv: list[str]) -> None:
-    p.add_argument("--env", default="CartPole-v1", help="env id: gymnax, or brax/<name>, navix/<id>, "
-                   "craftax/<id> (base: ppo_jax.preset(env)) (default: %(default)s)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a base setting (static field or HParams field); repeatable")
+    add_base_config_arguments(p)
     p.add_argument("--space", action="append", default=[], metavar="KEY=LOW:HIGH[:log]",
                    help="an evolved HParams field and its range; repeatable")
     p.add_argument("--init", action="append", default=[], metavar="KEY=LOW:HIGH[:log]",

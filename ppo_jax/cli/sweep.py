@@ -30,17 +30,14 @@ import os
 import sys
 from pathlib import Path
 
-from ppo_jax.cli.common import UsageError, parse_grid, parse_overrides, parse_range
+from ppo_jax.cli.common import UsageError, add_base_config_arguments, parse_grid, parse_overrides, parse_range
 
 NAME = "sweep"
 HELP = "a grid or random hyperparameter sweep (ppo_jax.sweep)"
 
 
 def add_arguments(p: argparse.ArgumentParser, argv: list[str]) -> None:
-    p.add_argument("--env", default="CartPole-v1", help="env id: gymnax, or brax/<name>, navix/<id>, "
-                   "craftax/<id> (base: ppo_jax.preset(env)) (default: %(default)s)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a base setting (static field or HParams field); repeatable")
+    add_base_config_arguments(p)
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
                    help="values of one swept setting; repeat for a Cartesian product")
     p.add_argument("--random", action="append", default=[], metavar="KEY=LOW:HIGH[:log]",

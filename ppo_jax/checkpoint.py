@@ -256,9 +256,10 @@ def load(path: str | os.PathLike, config: PPOConfig | None = None, *, env: Envir
         hidden_sizes, activation, network, conv_channels and
         normalize_observations (other fields, e.g.
         total_timesteps or hyperparameters, may differ).
-      env, env_params: the gymnax env instance the state was trained on, when
-        it was not `config.env` (custom envs). A checkpoint of a custom-env
-        agent records the env's class name and cannot load without `env=`.
+      env: the gymnax env instance the state was trained on, when it was not
+        `config.env` (custom envs). A checkpoint of a custom-env agent records
+        the env's class name and cannot load without `env=`.
+      env_params: that env's params (default: the env's default params).
 
     Raises:
       CheckpointError: the folder is missing, holds no complete checkpoint, is

@@ -210,7 +210,11 @@ def make_population(config: PPOConfig, env: Environment | None = None, env_param
     on the default device and rows carry the member's position.
 
     Args:
-      config, env, env_params, progress, logger: as in `make_trainer`.
+      config: as in `make_trainer`.
+      env: as in `make_trainer`.
+      env_params: as in `make_trainer`.
+      progress: as in `make_trainer`.
+      logger: as in `make_trainer`.
       shared_hparams: one HParams for all members (True) or per-member leaves [P].
       devices: the devices to split members over, or None.
       keep_state: whether `train` returns the final states.

@@ -192,7 +192,7 @@ class Clock:
     Args:
       now: the time source, () -> (wall, cpu); default `wall_and_cpu`.
 
-    Example:
+    Examples:
       >>> ticks = iter([(0.0, 0.0), (2.0, 1.5)])
       >>> Clock(lambda: next(ticks)).lap()
       (2.0, 1.5)
@@ -241,7 +241,7 @@ def time_alternating(
     Returns:
       ({name: [wall seconds per round]}, {name: [CPU seconds per round]}).
 
-    Example:
+    Examples:
       >>> wall, cpu = time_alternating({"a": (abs, (-1,)), "b": (abs, (2,))}, 2, wait=lambda out: out)
       >>> [len(wall["a"]), len(cpu["b"])]
       [2, 2]

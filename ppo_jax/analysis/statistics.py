@@ -44,7 +44,7 @@ def final_return(episode_return: Any, num_updates: int | None = None, diverged: 
     Returns:
       float array of the leading shape (a float for one run).
 
-    Example:
+    Examples:
       >>> float(final_return(np.arange(1.0, 21.0)))       # 20 updates: the mean of the last 2
       19.5
       >>> final_return(np.array([[1.0, np.nan, 3.0], [4.0, 5.0, np.nan]]))  # 2 runs of 3 updates

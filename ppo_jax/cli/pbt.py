@@ -1,9 +1,9 @@
 """Population-based training from the command line: a thin CLI over `ppo_jax.pbt`.
 
     ppo-jax pbt --env CartPole-v1 --space learning_rate=1e-5:1e-2:log \\
-        --init learning_rate=1e-5:3e-5:log --population 8 --ready-every 10 --num-seeds 2 --out runs/pbt
+        --init learning_rate=1e-5:3e-5:log --population 8 --ready-every 9 --num-seeds 2 --out runs/pbt
     ppo-jax pbt --env Acrobot-v1 --space learning_rate=1e-4:1e-2:log --space ent_coef=0:0.05 \\
-        --set total_timesteps=200704 --max-generations 10 --out runs/acrobot_pbt
+        --set total_timesteps=204800 --max-generations 10 --out runs/acrobot_pbt
     ppo-jax pbt --resume runs/acrobot_pbt        # continue from its checkpoint
 
 The base config is `ppo_jax.preset(env)` with the --set overrides (as in

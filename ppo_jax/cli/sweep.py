@@ -18,8 +18,8 @@ writes to --out: sweep.csv (tidy: one row per configuration, seed and update),
 summary.csv, configs.json and learning_curves.png (per configuration, the mean
 episode return over seeds with a 95% bootstrap band).
 
-On several hosts, run the same command on every host with --distributed (see
-README, "Scaling out"); only process 0 prints and writes.
+On several hosts, run the same command on every host with --distributed (see the
+docs guide "Scaling out", section "Several hosts"); only process 0 prints and writes.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser, argv: list[str]) -> None:
                    help="agents: a curve per (configuration, seed); reduce: per configuration, "
                         "mean/min/max over seeds (default: %(default)s)")
     p.add_argument("--distributed", action="store_true",
-                   help="call jax.distributed.initialize() first (multi-host; see README)")
+                   help="call jax.distributed.initialize() first (multi-host; see the docs guide 'Scaling out')")
     p.add_argument("--coordinator-address", help="host:port of process 0 (--distributed)")
     p.add_argument("--num-processes", type=int, help="number of processes (--distributed)")
     p.add_argument("--process-id", type=int, help="this process's index (--distributed)")

@@ -220,6 +220,7 @@ class PPOConfig:
 
     @property
     def minibatch_size(self) -> int:
+        """Transitions per minibatch: batch_size // num_minibatches."""
         return self.batch_size // self.num_minibatches
 
     @property
@@ -255,6 +256,17 @@ class PPOConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> PPOConfig:
+        """The config `to_dict` describes (lists back to tuples; validated as on construction).
+
+        Args:
+          data: a dict of `PPOConfig` fields, such as `to_dict()`'s or its JSON
+            round trip; `hparams`, when present, a dict of `HParams` fields.
+            Absent fields take their defaults.
+
+        Raises:
+          ValueError: an unknown `PPOConfig` field, or a value `PPOConfig` rejects.
+          TypeError: an unknown key in `hparams`.
+        """
         data = dict(data)
         hp = HParams(**data.pop("hparams", {}))
         for name in ("hidden_sizes", "conv_channels"):  # JSON lists; absent in old files: default
@@ -359,6 +371,21 @@ PPOConfig.__init__ = _checked_init
 
 
 def apply_overrides(config: PPOConfig, overrides: dict) -> PPOConfig:
+    """A copy of `config` with `overrides` applied (what `PPOConfig.replace` does).
+
+    Args:
+      config: the base settings.
+      overrides: field name -> value; a key may name a static `PPOConfig` field,
+        `hparams` (a whole `HParams`) or an `HParams` field, which is set on
+        the new config's hparams (on top of an `hparams` given alongside).
+
+    Returns:
+      A new, validated `PPOConfig`.
+
+    Raises:
+      ValueError: a key that is no field of either (the message lists the valid ones),
+        or a value `PPOConfig` or `HParams` rejects.
+    """
     static, hp = {}, {}
     for key, value in overrides.items():
         if key in HPARAM_FIELDS:

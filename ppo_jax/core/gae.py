@@ -46,9 +46,13 @@ def compute_gae(
     observation, not the reset one), so a truncated step bootstraps from it.
 
     Args:
-      rewards, values, next_values: float32 [T, B]; next_values[t] = V(s'_t).
-      terminated, done: bool [T, B]; done = terminated | truncated.
-      gamma, gae_lambda: scalars (may be traced).
+      rewards: float32 [T, B].
+      values: float32 [T, B]: V(s_t).
+      next_values: float32 [T, B]: next_values[t] = V(s'_t).
+      terminated: bool [T, B]: s'_t is terminal (no bootstrap).
+      done: bool [T, B]: terminated | truncated (the trace is cut).
+      gamma: discount, a scalar (may be traced).
+      gae_lambda: GAE's lambda, a scalar (may be traced).
 
     Returns:
       (advantages, targets), each float32 [T, B].

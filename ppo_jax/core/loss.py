@@ -30,6 +30,7 @@ class LossOptions:
 
     @classmethod
     def from_config(cls, config) -> LossOptions:
+        """The `objective`, `dual_clip` and `clip_value_loss` of a `PPOConfig`."""
         return cls(config.objective, config.dual_clip, config.clip_value_loss)
 
 

@@ -30,6 +30,7 @@ class RunningMeanStd:
 
 
 def init_running_stats(shape: tuple[int, ...]) -> RunningMeanStd:
+    """Statistics of nothing seen yet: mean 0, var 1 [*shape], count 1e-4."""
     return RunningMeanStd(
         mean=jnp.zeros(shape, jnp.float32),
         var=jnp.ones(shape, jnp.float32),
@@ -71,6 +72,7 @@ class RewardScaler:
 
 
 def init_reward_scaler(num_envs: int) -> RewardScaler:
+    """A scaler with zero discounted returns [num_envs] and fresh return statistics over []."""
     return RewardScaler(jnp.zeros((num_envs,), jnp.float32), init_running_stats(()))
 
 

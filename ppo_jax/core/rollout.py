@@ -37,6 +37,7 @@ class EpisodeTally:
 
     @classmethod
     def zeros(cls) -> EpisodeTally:
+        """The empty tally (all sums 0), where each rollout starts."""
         z = jnp.zeros((), jnp.float32)
         return cls(z, z, z)
 

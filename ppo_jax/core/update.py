@@ -44,6 +44,8 @@ class MinibatchCarry:
 
 @struct.dataclass
 class EpochCarry:
+    """The carry of one epoch's scan: the minibatch carry and the key that shuffles the next epoch."""
+
     minibatch: MinibatchCarry
     key: jax.Array
 
@@ -120,6 +122,18 @@ def shuffle_into_minibatches(key: jax.Array, batch: Batch, num_minibatches: int)
 
 
 def epoch_step(carry: EpochCarry, _, *, batch: Batch, num_minibatches: int, minibatch_body) -> tuple:
+    """One epoch (the body of `update_policy`'s scan): reshuffles `batch`, then scans the minibatches.
+
+    Args:
+      carry: the params, optimizer state, early-stop flag and the epoch's key.
+      _: unused (the scan runs over no inputs).
+      batch: the whole update's batch, leaves [N, ...].
+      num_minibatches: how many minibatches to split it into.
+      minibatch_body: `minibatch_step` with its keyword arguments bound.
+
+    Returns:
+      (the carry after the epoch, with a fresh key; metrics, leaves [num_minibatches]).
+    """
     key, perm_key = jax.random.split(carry.key)
     minibatches = shuffle_into_minibatches(perm_key, batch, num_minibatches)
     mb_carry, metrics = jax.lax.scan(minibatch_body, carry.minibatch, minibatches)

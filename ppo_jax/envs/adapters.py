@@ -112,9 +112,10 @@ class ProtocolAdapter(_Adapter):
     def __init__(self, env: Env, env_name: str | None = None):
         if not isinstance(env, Env) or not isinstance(getattr(env, "spec", None), EnvSpec):
             raise TypeError(
-                f"env={type(env).__name__} is neither a gymnax Environment nor an ppo_jax.envs.Env: "
+                f"env={type(env).__name__} is neither a gymnax Environment nor a ppo_jax.envs.Env: "
                 "an env needs `spec` (an EnvSpec), `reset(key) -> (obs, state)` and "
-                "`step(key, state, action) -> EnvStep` (see the README's 'Your own env')")
+                "`step(key, state, action) -> EnvStep` (see the docs' guide 'Env suites and your own env', "
+                "section 'The env protocol')")
         self.env = env
         self.custom = env_name is None
         self.env_name = type(env).__name__ if env_name is None else env_name
@@ -122,6 +123,7 @@ class ProtocolAdapter(_Adapter):
         self._action_shape = (() if env.spec.discrete else (env.spec.action_size,))
 
     def flatten_obs(self, obs) -> jax.Array:
+        """Raw observation [*spec.obs_shape] -> float32 [obs_dim] (flattened, never one-hot)."""
         return jnp.reshape(obs, (-1,)).astype(jnp.float32)
 
     @property
@@ -130,9 +132,30 @@ class ProtocolAdapter(_Adapter):
         return getattr(self.env, "max_episode_steps", None)
 
     def reset(self, key: jax.Array) -> tuple[jax.Array, LogState]:
+        """Starts an episode of one env.
+
+        Args:
+          key: the env's reset key.
+
+        Returns:
+          (the flat observation float32 [obs_dim]; a `LogState` holding the env's state and a
+          zero episode return and length).
+        """
         return self._initial(*self.env.reset(key))
 
     def step(self, key: jax.Array, state: LogState, action: jax.Array) -> StepResult:
+        """Steps one env with the policy's action (mapped by `env_action`) and logs its episode.
+
+        Args:
+          key: the step's key (the env uses it to reset itself where the episode ends).
+          state: the `LogState` from `reset` or the previous step.
+          action: the policy's action: int [] (Discrete) or float32 [action_size] (Box,
+            the policy's unclipped sample).
+
+        Returns:
+          A `StepResult`: flat observations, the env's `terminated` and `truncated`, and the
+          episode's return and length where it ended.
+        """
         out = self.env.step(key, state.env_state, self.env_action(action))
         return self._logged(state, out.state, out.obs, out.final_obs, out.reward, out.terminated,
                             out.truncated)
@@ -187,9 +210,12 @@ class GymnaxAdapter(_Adapter):
         return getattr(self.env_params, "max_steps_in_episode", None)
 
     def reset(self, key: jax.Array) -> tuple[jax.Array, LogState]:
+        """As `ProtocolAdapter.reset`, through gymnax's `reset(key, env_params)`."""
         return self._initial(*self.env.reset(key, self.env_params))
 
     def step(self, key: jax.Array, state: LogState, action: jax.Array) -> StepResult:
+        """As `ProtocolAdapter.step`, through gymnax's auto-resetting `step(key, state, action,
+        env_params)`; the final observation is its `info["final_observation"]`."""
         obs, env_state, reward, terminated, truncated, info = self.env.step(
             key, state.env_state, self.env_action(action), self.env_params
         )

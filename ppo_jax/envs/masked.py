@@ -26,14 +26,17 @@ class MaskedObservation(Environment):
 
     @property
     def default_params(self):
+        """The wrapped env's default params."""
         return self.env.default_params
 
     @property
     def name(self) -> str:
+        """The wrapped env's name with a `Masked` prefix (`MaskedCartPole-v1`)."""
         return f"Masked{self.env.name}"
 
     @property
     def num_actions(self) -> int:
+        """The wrapped env's number of actions (the actions are not masked)."""
         return self.env.num_actions
 
     def _mask(self, obs: jax.Array) -> jax.Array:

@@ -62,6 +62,7 @@ class CueMemoryEnv(environment.Environment):
 
     @property
     def default_params(self) -> CueParams:
+        """`CueParams()`: a time limit of 1000 steps (past the query, which ends the episode, for delay < 999)."""
         return CueParams()
 
     def get_obs(self, state: CueState, params=None, key=None) -> jax.Array:
@@ -88,4 +89,5 @@ class CueMemoryEnv(environment.Environment):
 
     @property
     def num_actions(self) -> int:
+        """2: one action per cue value."""
         return 2

@@ -57,6 +57,7 @@ class EnvSpec:
 
     @property
     def discrete(self) -> bool:
+        """Whether the action space is Discrete (`num_actions` set) rather than Box."""
         return self.num_actions is not None
 
     @property
@@ -137,6 +138,14 @@ class Env(Protocol):
 
     spec: EnvSpec
 
-    def reset(self, key: jax.Array) -> tuple[jax.Array, Any]: ...
+    def reset(self, key: jax.Array) -> tuple[jax.Array, Any]:
+        """Starts an episode: (obs float [*spec.obs_shape], the env's state)."""
+        ...
 
-    def step(self, key: jax.Array, state: Any, action: jax.Array) -> EnvStep: ...
+    def step(self, key: jax.Array, state: Any, action: jax.Array) -> EnvStep:
+        """One step of one env: action int [] (Discrete) or float [action_size] in [low, high].
+
+        Ends episodes itself (`terminated` or `truncated`) and, where one ended,
+        resets itself using `key`; see `EnvStep` for what it returns.
+        """
+        ...

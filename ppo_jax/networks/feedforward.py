@@ -116,10 +116,12 @@ class ActorCritic(nn.Module):
         return self.policy(obs), self.value(obs)
 
     def policy(self, obs: jax.Array) -> dict:
+        """The actor alone: obs [..., obs_dim] -> dist_params (see the class docstring)."""
         out = self.actor(obs if self.obs_shape is None else self.actor_torso(obs))
         if self.discrete:
             return {"logits": out}
         return {"mean": out, "log_std": jnp.broadcast_to(self.log_std, out.shape)}
 
     def value(self, obs: jax.Array) -> jax.Array:
+        """The critic alone: obs [..., obs_dim] -> value float32 [...]."""
         return self.critic(obs if self.obs_shape is None else self.critic_torso(obs))[..., 0]

@@ -43,6 +43,7 @@ class GRU(nn.Module):
     size: int
 
     def initialize_carry(self, batch_shape: tuple) -> jax.Array:
+        """The carry of a fresh episode: zeros, float32 [*batch_shape, size]."""
         return jnp.zeros(tuple(batch_shape) + (self.size,), jnp.float32)
 
     @nn.compact
@@ -80,6 +81,7 @@ class LSTM(nn.Module):
     size: int
 
     def initialize_carry(self, batch_shape: tuple) -> tuple[jax.Array, jax.Array]:
+        """The carry of a fresh episode: (c, h), both zeros, float32 [*batch_shape, size]."""
         zeros = jnp.zeros(tuple(batch_shape) + (self.size,), jnp.float32)
         return zeros, zeros
 

@@ -33,7 +33,7 @@ def register_network(name: str, build: Callable, recurrent: bool = False) -> Non
     or, with recurrent=True, recurrent (`initialize_carry`, `unroll`).
     Register it again in any process that loads its checkpoints.
 
-    Example:
+    Examples:
       >>> import flax.linen as nn, ppo_jax
       >>> class Linear(nn.Module):
       ...     policy_dim: int

@@ -70,8 +70,15 @@ class PBTResult:
     """What `pbt` returns (see the module docstring for the axes).
 
     Attributes:
-      config, space, init_space, population, ready_every, num_seeds, seed,
-        settings (truncation and explore settings), fitness_name: the run's arguments.
+      config: the run's `PPOConfig`.
+      space: the explore ranges, as given to `pbt`.
+      init_space: the initial sampling ranges, as given to `pbt`.
+      population: members per seed.
+      ready_every: updates per generation.
+      num_seeds: independent PBT runs.
+      seed: the run's integer seed.
+      settings: the truncation and explore settings.
+      fitness_name: the metric members are ranked by.
       metrics: dict of float32 [S, P, U]: each member slot's per-update metrics.
       hparams: every HParams field -> float32 [S, P, G]: the value each slot
         trained with in each generation (`schedules`: only the evolved fields).
@@ -105,10 +112,12 @@ class PBTResult:
 
     @property
     def generations_done(self) -> int:
+        """Generations run so far, G (fewer than `num_generations` for an unfinished run)."""
         return self.parents.shape[2]
 
     @property
     def complete(self) -> bool:
+        """Whether every generation has run (a complete run cannot be resumed)."""
         return self.generations_done == self.num_generations
 
     @property

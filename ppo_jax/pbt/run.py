@@ -318,7 +318,8 @@ def pbt(
       resume: a `PBTResult` of an unfinished run with the same arguments; the
         run continues from its state and the returned result holds both parts,
         equal to an uninterrupted run's.
-      env, env_params: a gymnax env instance overriding `config.env`.
+      env: a gymnax env instance overriding `config.env`.
+      env_params: that env's params (default: the env's default params).
 
     Returns:
       `PBTResult` (metrics [num_seeds, population, updates], hyperparameter

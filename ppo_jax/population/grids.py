@@ -25,6 +25,7 @@ VALID_KEYS = (
 
 
 def check_key(key: Any, where: str) -> None:
+    """ValueError unless `key` is an HParams field or a static PPOConfig field (`where`: for the message)."""
     if key not in HPARAM_FIELDS and key not in STATIC_FIELDS:
         raise ValueError(f"sweep: unknown key {key!r} in {where}; {VALID_KEYS}")
 

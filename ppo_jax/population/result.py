@@ -90,10 +90,12 @@ class SweepResult:
 
     @property
     def num_configs(self) -> int:
+        """Configurations in the sweep (`len(configs)`)."""
         return len(self.configs)
 
     @property
     def num_seeds(self) -> int:
+        """Seeds per configuration (axis 1 of the metrics)."""
         return self.metrics["episode_return"].shape[1]
 
     @property

@@ -30,7 +30,7 @@ def random_search(space: Mapping, num_configs: int, seed: int = 0) -> list[dict]
     Returns:
       list of `num_configs` dicts, ready for `sweep(config, grid=...)`.
 
-    Example:
+    Examples:
       >>> space = {"learning_rate": (1e-4, 1e-2, "log"), "num_minibatches": [4, 8]}
       >>> configs = random_search(space, num_configs=32, seed=0)
       >>> len(configs), sorted(configs[0])

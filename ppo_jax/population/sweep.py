@@ -70,7 +70,8 @@ def sweep(
       seed: integer seed.
       devices: devices to shard the (configuration x seed) population over;
         default `jax.devices()` (every device of every process).
-      env, env_params: a gymnax env instance overriding `config.env`, as in `make_train`.
+      env: a gymnax env instance overriding `config.env`, as in `make_train`.
+      env_params: that env's params, as in `make_train`.
       logger: a `ppo_jax.loggers.Logger` or a list of them: one curve per
         (configuration, seed) named `<swept key>=<value>,.../seed<s>`, or with
         `population="reduce"` one per configuration (mean, min, max over seeds);

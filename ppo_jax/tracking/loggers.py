@@ -104,9 +104,23 @@ class Logger:
         self.log(curve, update, timesteps, values)
 
     def open_curve(self, curve: str, hparams: dict) -> None:
+        """Starts the curve `curve` with its hyperparameters; `write` calls it before the curve's first values.
+
+        Args:
+          curve: the curve's name (see the module docstring).
+          hparams: setting name -> value: static settings, HParams and swept values.
+        """
         raise NotImplementedError
 
     def log(self, curve: str, update: int, timesteps: int, values: Mapping[str, float]) -> None:
+        """Writes one update's values of an open curve; backends implement it.
+
+        Args:
+          curve: a curve `open_curve` has started.
+          update: the update number (from 1).
+          timesteps: env steps per agent so far.
+          values: metric name -> finite float.
+        """
         raise NotImplementedError
 
     def flush(self) -> None:
@@ -153,9 +167,11 @@ class JsonlLogger(Logger):
         return self._file
 
     def open_curve(self, curve: str, hparams: dict) -> None:
+        """Appends the curve's hparams line (opening the file if needed)."""
         self._handle().write(json.dumps({"run": self.run_name, "curve": curve, "hparams": hparams}) + "\n")
 
     def log(self, curve: str, update: int, timesteps: int, values: Mapping[str, float]) -> None:
+        """Appends one line: run, curve, update, timesteps and the values."""
         line = {"run": self.run_name, "curve": curve, "update": update, "timesteps": timesteps, **values}
         self._handle().write(json.dumps(line) + "\n")
 
@@ -209,6 +225,7 @@ class TensorBoardLogger(Logger):
         self._writers: dict[str, Any] = {}
 
     def curve_dir(self, curve: str) -> str:
+        """The folder of a curve's event files: `<logdir>/<run_name>/<curve>`."""
         return os.path.join(self.logdir, self.run_name, curve)
 
     def _event(self, **fields: Any):
@@ -217,6 +234,7 @@ class TensorBoardLogger(Logger):
         return Event(wall_time=time.time(), **fields)
 
     def open_curve(self, curve: str, hparams: dict) -> None:
+        """Opens a new event file in `curve_dir(curve)` and writes the hparams to the HParams panel."""
         from tensorboardX.event_file_writer import EventsWriter
         from tensorboardX.summary import hparams as hparams_summary
 
@@ -229,6 +247,7 @@ class TensorBoardLogger(Logger):
         self._writers[curve] = writer
 
     def log(self, curve: str, update: int, timesteps: int, values: Mapping[str, float]) -> None:
+        """Writes one event of scalars tagged by metric name, at step `timesteps` (not `update`)."""
         from tensorboardX.proto.summary_pb2 import Summary
 
         summary = Summary(value=[Summary.Value(tag=tag, simple_value=value)
@@ -269,6 +288,7 @@ class WandbLogger(Logger):
         self.runs: dict[str, Any] = {}
 
     def open_curve(self, curve: str, hparams: dict) -> None:
+        """Starts a W&B run named `curve` in the group `run_name`, with `hparams` as its config."""
         if self.dir is not None:
             os.makedirs(self.dir, exist_ok=True)
         self.runs[curve] = self._wandb.init(
@@ -276,6 +296,7 @@ class WandbLogger(Logger):
             dir=self.dir, reinit="create_new")
 
     def log(self, curve: str, update: int, timesteps: int, values: Mapping[str, float]) -> None:
+        """Logs the values and `timesteps` to the curve's run, at W&B step `update`."""
         self.runs[curve].log({"timesteps": timesteps, **values}, step=update)
 
     def close(self) -> None:
@@ -403,11 +424,13 @@ class BoundLogger:
             logger.write(group, hp, update, int(values.get("timesteps", 0)), values)
 
     def flush(self) -> None:
+        """Flushes every logger (`Logger.flush`), under the lock the callbacks write with."""
         with _WRITE_LOCK:
             for logger in self.loggers:
                 logger.flush()
 
     def close(self) -> None:
+        """Closes every logger (`Logger.close`), under the lock the callbacks write with."""
         with _WRITE_LOCK:
             for logger in self.loggers:
                 logger.close()

@@ -56,7 +56,8 @@ class ProgressReport:
       num_agents: agents reporting: seeds, or configurations x seeds in a sweep.
       mean_return: mean over agents of `episode_return` for this update (NaN
         when no agent completed an episode in this update's rollout).
-      min_return, max_return: the lowest and highest agent (NaN when none).
+      min_return: the lowest agent's return (NaN when none).
+      max_return: the highest agent's return (NaN when none).
       num_returning: agents that completed at least one episode this update.
       mean_eval_return: mean over the agents evaluated at this update of their
         `eval_return` (NaN when no evaluation ran at this update).
@@ -353,6 +354,10 @@ class ProgressBar:
         return (report.env_steps - self._start[1]) / elapsed if elapsed > 0 else math.nan
 
     def postfix(self, report: ProgressReport) -> str:
+        """The text after the bar: mean return, latest eval return, agents, diverged agents, steps/s.
+
+        Parts that do not apply (no evaluation yet, one agent, none diverged, no rate yet) are left out.
+        """
         sps = self.steps_per_second(report)
         ret = "n/a" if math.isnan(report.mean_return) else f"{report.mean_return:.1f}"
         parts = [f"return {ret}"]

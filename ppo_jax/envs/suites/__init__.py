@@ -30,6 +30,11 @@ class Suite:
     module: str  # ppo_jax.envs.suites.<module>: env_names(), OPTIONS, make(name, **options)
 
     def load(self):
+        """Imports the suite's module (`ppo_jax.envs.suites.<module>`) and returns it.
+
+        Raises:
+          ValueError: the suite's package is not installed (the message names the extra).
+        """
         if importlib.util.find_spec(self.package) is None:
             raise ValueError(
                 f"PPOConfig.env {self.prefix}/...: the {self.package!r} package is not installed; "
@@ -92,12 +97,14 @@ def suite_env_ids(installed_only: bool = True) -> list[str]:
 
 
 def positive_int_option(field: str) -> Callable:
+    """A check for a suite's `OPTIONS`: ValueError unless the option `field`'s value is a positive int."""
     def check(value):
         check_positive_int(value, f"env_options[{field!r}]", "PPOConfig")
     return check
 
 
 def choice_option(field: str, choices: tuple) -> Callable:
+    """A check for a suite's `OPTIONS`: ValueError unless the option `field`'s value is one of `choices`."""
     def check(value):
         if value not in choices:
             raise ValueError(f"PPOConfig.env_options[{field!r}] {value!r} is not one of "

@@ -40,6 +40,7 @@ OPTIONS = {
 
 
 def env_names() -> list[str]:
+    """The names of Brax's registered envs, sorted (`brax/<name>`; its test stub "fast" left out)."""
     from brax import envs
 
     return sorted(n for n in envs._envs if n != "fast")  # "fast": Brax's own test stub
@@ -72,6 +73,7 @@ class BraxEnv:
         self.spec = EnvSpec.box_actions(tuple(obs_shape), low, high)
 
     def reset(self, key: jax.Array) -> tuple[jax.Array, BraxState]:
+        """Brax's random reset, with the episode's physics step count at 0."""
         inner = self.env.reset(key)
         return inner.obs, BraxState(inner, jnp.zeros((), jnp.int32))
 
@@ -135,6 +137,8 @@ class BraxEnv:
         return self._view_cache
 
     def step(self, key: jax.Array, state: BraxState, action: jax.Array) -> EnvStep:
+        """`action_repeat` physics steps (rewards summed), then the time limit and a random reset
+        with `key` where the episode ended (see the module docstring)."""
         nxt, reward = self._physics(state.inner, action)
         steps = state.steps + self.action_repeat
         terminated = nxt.done > 0.5
@@ -154,4 +158,5 @@ class BraxEnv:
 
 
 def make(name: str, **options) -> BraxEnv:
+    """The `BraxEnv` `name`, with `options` (backend, episode_length, action_repeat) over `DEFAULTS`."""
     return BraxEnv(name, **{**DEFAULTS, **options})

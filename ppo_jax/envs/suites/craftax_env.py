@@ -43,10 +43,18 @@ NO_TIME_LIMIT = 2**30
 
 
 def env_names() -> list[str]:
+    """The Craftax ids offered (`ENV_IDS`: the symbolic ones)."""
     return list(ENV_IDS)
 
 
 class CraftaxEnv:
+    """One Craftax env, built without auto-reset, whose `done` is split into terminated and truncated.
+
+    Args:
+      name: a Craftax id of `ENV_IDS`.
+      max_timesteps: the time limit in steps; None: Craftax's default.
+    """
+
     def __init__(self, name: str, max_timesteps: int | None = None):
         from craftax.craftax_env import make_craftax_env_from_name
 
@@ -63,6 +71,7 @@ class CraftaxEnv:
         self._reset_where = sparse_reset(self.reset)
 
     def reset(self, key: jax.Array) -> tuple[jax.Array, Any]:
+        """A new world from `key` (Craftax's `reset`); the observation cast to float32."""
         obs, state = self.env.reset(key, self.params)
         return obs.astype(jnp.float32), state
 
@@ -82,6 +91,8 @@ class CraftaxEnv:
         return jnp.clip(pixels, 0, 255).astype(jnp.uint8)
 
     def step(self, key: jax.Array, state, action: jax.Array) -> EnvStep:
+        """Craftax's step, `done` split into terminated and truncated, and a new world (from
+        `key`) generated only where the episode ended (see the module docstring)."""
         step_key, reset_key = jax.random.split(key)
         obs, nxt, reward, done, _ = self.env.step(step_key, state, action, self.params)
         terminated = jnp.asarray(self.env.is_terminal(nxt, self._no_limit), bool)
@@ -96,4 +107,5 @@ class CraftaxEnv:
 
 
 def make(name: str, **options) -> CraftaxEnv:
+    """The `CraftaxEnv` `name`, with `options` (max_timesteps)."""
     return CraftaxEnv(name, **options)

@@ -33,12 +33,22 @@ TRANSITION, TRUNCATION, TERMINATION = 0, 1, 2  # navix.StepType
 
 
 def env_names() -> list[str]:
+    """The ids of Navix's registry, sorted (`navix/<id>`)."""
     import navix as nx
 
     return sorted(nx.registry())
 
 
 class NavixEnv:
+    """One Navix env that resets in the step an episode ends (no dead transition).
+
+    Its state is Navix's `Timestep`.
+
+    Args:
+      name: a Navix id (`env_names()`).
+      max_steps: the time limit in steps; None: Navix's default for `name`.
+    """
+
     def __init__(self, name: str, max_steps: int | None = None):
         import navix as nx
 
@@ -50,6 +60,7 @@ class NavixEnv:
         self.spec = EnvSpec.discrete_actions(tuple(self.env.observation_space.shape), num_actions)
 
     def reset(self, key: jax.Array) -> tuple[jax.Array, Any]:
+        """Navix's reset: (the observation cast to float32, the first `Timestep`)."""
         timestep = self.env.reset(key)
         return timestep.observation.astype(jnp.float32), timestep
 
@@ -61,6 +72,8 @@ class NavixEnv:
         return nx.observations.rgb(timestep.state).astype(jnp.uint8)
 
     def step(self, key: jax.Array, timestep, action: jax.Array) -> EnvStep:
+        """Navix's non-resetting `_step`, its step type read as terminated or truncated, and a
+        `reset` with `key` where the episode ended (see the module docstring)."""
         nxt = self.env._step(timestep, jnp.asarray(action, jnp.int32))
         terminated = nxt.step_type == TERMINATION
         truncated = nxt.step_type == TRUNCATION
@@ -74,4 +87,5 @@ class NavixEnv:
 
 
 def make(name: str, **options) -> NavixEnv:
+    """The `NavixEnv` `name`, with `options` (max_steps)."""
     return NavixEnv(name, **options)

@@ -156,7 +156,9 @@ def make_train(config: PPOConfig, env: Environment | None = None, env_params: En
 
     `progress` and `logger` as in `make_trainer`.
 
-    Example (a tiny budget: 4 updates of 4 envs x 128 steps):
+    Examples:
+      A tiny budget: 4 updates of 4 envs x 128 steps:
+
       >>> import jax, ppo_jax
       >>> config = ppo_jax.PPOConfig(env="CartPole-v1", total_timesteps=2048)
       >>> train = ppo_jax.make_train(config)
@@ -298,7 +300,9 @@ def train_seeds(
     Calling it again with the same static config (any hparams) does not recompile.
     Seed i gets the key `jax.random.split(jax.random.key(seed), num_seeds)[i]`.
 
-    Example (a tiny budget: 3 seeds of 2 updates):
+    Examples:
+      A tiny budget: 3 seeds of 2 updates:
+
       >>> import ppo_jax
       >>> config = ppo_jax.PPOConfig(env="CartPole-v1", total_timesteps=1024, hidden_sizes=(16,))
       >>> outs = ppo_jax.train_seeds(config, num_seeds=3, seed=0)

@@ -10,7 +10,7 @@ policy with memory scores 1; one without sees the same observation at the
 query whatever the cue was, so it scores 0.5 (chance) at best. The tests and
 `scripts/memory_table.py` (the `CueMemory-k10` rows) train on it.
 
-Example:
+Examples:
   >>> import jax
   >>> env = CueMemoryEnv(delay=3)
   >>> obs, state = env.reset(jax.random.key(0), env.default_params)

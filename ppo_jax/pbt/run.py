@@ -12,7 +12,9 @@ Over several devices the member axis is sharded (`jax.jit` with sharding
 constraints); the exploit step's gathers by parent index are left to XLA's
 collectives.
 
-Example (a tiny budget: 4 members, 2 generations of 2 updates):
+Examples:
+  A tiny budget: 4 members, 2 generations of 2 updates:
+
   >>> import ppo_jax
   >>> config = ppo_jax.PPOConfig(env="CartPole-v1", total_timesteps=2048, num_envs=4,
   ...                            num_steps=128, hidden_sizes=(16,))

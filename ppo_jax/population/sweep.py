@@ -6,7 +6,9 @@ combination). Each group is one population of (configuration, seed) members,
 sharded over the devices (`sharding.py`); the results come back as one
 `SweepResult` (`results.py`).
 
-Example (a tiny budget: 2 updates per run):
+Examples:
+  A tiny budget: 2 updates per run:
+
   >>> import ppo_jax
   >>> config = ppo_jax.PPOConfig(env="CartPole-v1", total_timesteps=1024, hidden_sizes=(16,))
   >>> res = ppo_jax.sweep(config, {"learning_rate": [1e-4, 3e-4, 1e-3],

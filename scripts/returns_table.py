@@ -16,7 +16,7 @@ MNISTBandit-bsuite is left out: gymnax loads MNIST from the internet.
 One file per env, scripts/results/returns-table/rows/<env>.json, so that rows measured on
 another machine (a GPU: `bash scripts/gpu_measure.sh table:Breakout-MinAtar`)
 merge by copying the file. From all of them: scripts/results/returns-table/returns_table.md
-(the table and the aggregate, also put into the README between its
+(the table and the aggregate, also put into the docs' results page between its
 returns-table markers) and returns_curves.png (learning curves).
 
 The aggregate is rliable's: the interquartile mean of normalized scores,
@@ -290,24 +290,25 @@ def write_row_manifest(rows: dict[str, dict], results: Path, rows_dir: Path) -> 
         date=f"{dates[0]} to {dates[-1]}" if len(set(dates)) > 1 else (dates[0] if dates else None),
         machine=", ".join(machines) or None,
         versions=machines,
-        files={"returns_table.md": "the table and the aggregate (also put into the root README between its "
-                                   "returns-table markers)",
+        files={"returns_table.md": "the table and the aggregate (also put into docs/results/returns.md "
+                                   "between its returns-table markers)",
                "returns_curves.png": "learning curves of every env, one thin line per seed",
                **{f"{folder}/{env}.json": ROW_FILE for env in table_order(rows)}})
 
 
-README_MARKERS = ("<!-- returns-table -->\n", "<!-- end: returns-table -->")
+TABLE_MARKERS = ("<!-- returns-table -->\n", "<!-- end: returns-table -->")
+RESULTS_PAGE = REPO_ROOT / "docs" / "results" / "returns.md"
 
 
-def update_readme(table: str, readme: Path = REPO_ROOT / "README.md") -> bool:
-    """Puts `table` between the README's returns-table markers; False if it has none."""
-    text = readme.read_text()
-    start, end = README_MARKERS
+def update_results_page(table: str, page: Path = RESULTS_PAGE) -> bool:
+    """Puts `table` between the docs page's returns-table markers; False if it has none."""
+    text = page.read_text()
+    start, end = TABLE_MARKERS
     if start not in text or end not in text:
         return False
     head, rest = text.split(start, 1)
     tail = rest.split(end, 1)[1]
-    readme.write_text(head + start + table + end + tail)
+    page.write_text(head + start + table + end + tail)
     return True
 
 
@@ -339,8 +340,8 @@ def main(argv=None) -> str:
             print(f"{env}: {fmt(row['mean'])} [{fmt(row['ci_low'])}, {fmt(row['ci_high'])}], "
                   f"min {fmt(row['min'])}, {row['wall_s']:.0f} s", flush=True)
     table = write_outputs(load_rows(args.rows), args.rows.parent, args.rows)
-    if args.rows.resolve() == ROWS_DIR.resolve():  # the committed rows: the README shows them
-        update_readme(table)
+    if args.rows.resolve() == ROWS_DIR.resolve():  # the committed rows: the docs site shows them
+        update_results_page(table)
     print(table)
     return table
 

@@ -55,10 +55,18 @@ def test_aggregate_is_the_iqm_of_normalized_scores_over_envs_with_a_reference(ta
     assert agg["ci_low"] <= agg["iqm"] <= agg["ci_high"]
 
 
-def test_the_table_goes_between_the_readme_markers_and_nowhere_else(table, tmp_path):
-    readme = tmp_path / "README.md"
+def test_the_table_goes_between_the_results_page_markers_and_nowhere_else(table, tmp_path):
+    readme = tmp_path / "returns.md"
     readme.write_text("intro\n<!-- returns-table -->\nold table\n<!-- end: returns-table -->\nrest\n")
-    assert table.update_readme("| new |\n", readme)
+    assert table.update_results_page("| new |\n", readme)
     assert readme.read_text() == "intro\n<!-- returns-table -->\n| new |\n<!-- end: returns-table -->\nrest\n"
     readme.write_text("no markers\n")
-    assert not table.update_readme("| new |\n", readme) and readme.read_text() == "no markers\n"
+    assert not table.update_results_page("| new |\n", readme) and readme.read_text() == "no markers\n"
+
+
+def test_the_committed_table_is_the_one_on_the_results_page(table):
+    """The docs page shows the table the committed rows give (regenerated, not pasted by hand)."""
+    page = table.RESULTS_PAGE.read_text()
+    start, end = table.TABLE_MARKERS
+    shown = page.split(start, 1)[1].split(end, 1)[0]
+    assert shown == table.markdown(table.load_rows(table.ROWS_DIR))

@@ -1,6 +1,6 @@
 """Does PBT pay? PBT against the best configuration of a random search, and PBT's overhead.
 
-    python scripts/bench_pbt.py                       # the README's figures (about 12 min on 2 CPU cores)
+    python scripts/bench_pbt.py                       # the docs' PBT cost figures (about 12 min on 2 CPU cores)
     python scripts/bench_pbt.py --rounds 1 --procedures 2 --updates 20   # a smoke run
 
 Task: Acrobot-v1 (its preset) with the learning rate drawn log-uniformly from

@@ -24,7 +24,7 @@ def final_return(episode_return: Any, num_updates: int | None = None, diverged: 
     """The final return of runs: episode_return [..., >= num_updates] -> float [...].
 
     The one definition of "final return" in ppo_jax (`SweepResult`,
-    `TrainOutput.final_return`, the scripts and the README use it): the
+    `TrainOutput.final_return`, the scripts and the docs use it): the
     nanmean of a run's per-update `episode_return` over its last
     `final_window(num_updates)` updates, the last 10% (at least one). Updates
     in which no episode ended (NaN) are left out; NaN if no episode ended in

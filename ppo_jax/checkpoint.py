@@ -107,6 +107,16 @@ def save(path: str | os.PathLike, config: PPOConfig, state: TrainState, *,
         `config`'s env and network (both envs and the differing arrays are
         named). A state trained on a custom env (`env=`) is saved with that
         env's class name recorded; `load` then asks for `env=`.
+
+    Examples:
+      >>> import tempfile, jax, ppo_jax
+      >>> config = ppo_jax.PPOConfig(env="CartPole-v1", total_timesteps=512)
+      >>> agent = ppo_jax.make_trainer(config).init(jax.random.key(0), config.hparams)
+      >>> path = ppo_jax.save(tempfile.mkdtemp() + "/ckpt", config, agent)
+      >>> loaded_config, loaded = ppo_jax.load(path)
+      >>> same = jax.tree.map(lambda a, b: bool((a == b).all()), loaded.params, agent.params)
+      >>> loaded_config == config, all(jax.tree.leaves(same))
+      (True, True)
     """
     if not isinstance(config, PPOConfig):
         raise TypeError(f"save: config must be a PPOConfig, got {type(config).__name__}")

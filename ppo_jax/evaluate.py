@@ -81,6 +81,16 @@ def make_policy(
 
     Raises ValueError (before compiling) when `state` is a population, or was
     not trained on this config's env and network (both envs are named).
+
+    Examples:
+      An untrained agent (`trainer.init`) acting on one observation and on a batch:
+
+      >>> import jax, jax.numpy as jnp, ppo_jax
+      >>> config = ppo_jax.PPOConfig(env="CartPole-v1", total_timesteps=512)
+      >>> agent = ppo_jax.make_trainer(config).init(jax.random.key(0), config.hparams)
+      >>> act = ppo_jax.make_policy(config, agent, deterministic=True)
+      >>> act(jax.random.key(1), jnp.zeros(4)).shape, act(jax.random.key(1), jnp.zeros((5, 4))).shape
+      ((), (5,))
     """
     ctx = agent_context(config, state, env, env_params, "make_policy")
     if is_recurrent(ctx.network):

@@ -114,6 +114,12 @@ def preset(env_id: str, **overrides: Any) -> PPOConfig:
     """Tuned `PPOConfig` for `env_id` (defaults where there is no preset yet).
 
     `overrides` may name static `PPOConfig` fields or `HParams` fields.
+
+    Examples:
+      >>> import ppo_jax
+      >>> config = ppo_jax.preset("CartPole-v1", num_envs=8, learning_rate=1e-3)
+      >>> config.num_envs, float(config.hparams.learning_rate)
+      (8, 0.001)
     """
     base = PPOConfig(env=env_id)
     static, hp = _PRESETS.get(env_id, ({}, {}))

@@ -87,6 +87,21 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped under CI=true, where every test must run: {reason}"
 
 
+# --- CI guard, collection: a module skipped while it is collected -------------------
+# A module-level `pytest.importorskip` (or `pytest.skip(allow_module_level=True)`)
+# skips the whole file at collection, where pytest_runtest_makereport never runs:
+# under CI that skipped collect report becomes a collection error.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and running_in_ci():
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, where every test must run: {reason}"
+# --- end of the collection guard ------------------------------------------------------
+
+
 # The files with the longest tests, longest first. Under `-n 2 --dist loadfile`
 # (pyproject) each worker takes the next file in collection order, so putting these
 # first keeps one long file from running alone at the end (longest-first scheduling).

@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -28,7 +29,63 @@ def read_records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_in_process_run_writes_results_summary_and_plot(bench, tmp_path):
+class FakeClock:
+    """The script's `time` module, replaced: wall and CPU clocks that stand still but while
+    the program compiles (by COMPILE_S) and while it runs (by RUN_S wall, RUN_CPU_S CPU)."""
+
+    COMPILE_S, RUN_S, RUN_CPU_S = 3.0, 2.0, 4.0
+
+    def __init__(self):
+        self.wall, self.cpu = 1000.0, 50.0
+
+    def perf_counter(self) -> float:
+        return self.wall
+
+    def process_time(self) -> float:
+        return self.cpu
+
+    def timed(self, fn):
+        """`fn` (a jitted function) whose lower(...).compile() and compiled call advance the clocks."""
+        clock = self
+
+        class Compiled:
+            def __init__(self, compiled):
+                self.compiled = compiled
+
+            def __call__(self, *args):
+                out = jax.block_until_ready(self.compiled(*args))
+                clock.wall += clock.RUN_S
+                clock.cpu += clock.RUN_CPU_S
+                return out
+
+        class Lowered:
+            def __init__(self, lowered):
+                self.lowered = lowered
+
+            def compile(self):
+                compiled = self.lowered.compile()
+                clock.wall += clock.COMPILE_S
+                return Compiled(compiled)
+
+        class Program:
+            def lower(self, *args):
+                return Lowered(fn.lower(*args))
+
+        return Program()
+
+
+def test_in_process_run_writes_results_summary_and_plot(bench, tmp_path, monkeypatch):
+    """With a fake clock, the reported times are the clock's and the throughputs are the
+    budget (512 env steps, from --budget) over them."""
+    clock = FakeClock()
+    real_function = bench.ppo_jax_function
+    monkeypatch.setattr(bench, "time", clock)
+
+    def timed_function(config, population: int, seed: int):
+        fn, args = real_function(config, population, seed)
+        return clock.timed(fn), args
+
+    monkeypatch.setattr(bench, "ppo_jax_function", timed_function)
     out = tmp_path / "bench.jsonl"
     # One compile only (one seed, the cheapest program): compiling is most of the cost.
     bench.main(["--budget", "512", "--populations", "1", "--repeats", "1", "--skip-sb3",
@@ -39,9 +96,11 @@ def test_in_process_run_writes_results_summary_and_plot(bench, tmp_path):
     assert machine["cpu_count"] >= 1 and machine["versions"]["jax"]
     assert one["library"] == "ppo_jax" and one["env"] == "CartPole-v1" and one["population"] == 1
     assert one["steps_per_agent"] == 512
-    assert one["compile_s"] > 0 and one["run_s"] > 0 and one["peak_rss_mib"] > 0
-    assert one["steps_per_s"] == pytest.approx(512 / one["run_s"])
-    assert one["device"]["platform"] in ("cpu", "gpu", "tpu")
+    assert one["peak_rss_mib"] > 0
+    assert (one["compile_s"], one["run_s"], one["run_cpu_s"]) == (3.0, 2.0, 4.0)  # the fake clock's
+    assert one["steps_per_s"] == one["steps_per_s_per_agent"] == pytest.approx(512 / 2.0)
+    assert one["steps_per_cpu_s"] == pytest.approx(512 / 4.0)
+    assert one["device"]["platform"] == jax.devices()[0].platform
     assert len(one["ppo_jax_sources"]) == 12
     assert summary["sb3_skipped"] == "--skip-sb3" and summary["vmap_speedup_over_1_seed"] == {"1": 1.0}
     assert out.with_suffix(".png").stat().st_size > 0
@@ -52,8 +111,6 @@ def test_in_process_run_writes_results_summary_and_plot(bench, tmp_path):
 
 
 def test_one_seed_is_plain_jit_and_a_population_is_train_seeds_program(bench):
-    import jax
-
     from ppo_jax import PPOConfig
 
     config = PPOConfig(total_timesteps=512)
@@ -66,6 +123,19 @@ def test_one_seed_is_plain_jit_and_a_population_is_train_seeds_program(bench):
     states, metrics = program(key_data, hparams)
     np.testing.assert_array_equal(metrics["episode_return"],
                                   ppo_jax.train_seeds(config, 4, seed=3).metrics["episode_return"])
+
+
+def test_throughputs_count_every_agent_over_the_median_repeat(bench):
+    """4 agents x 600 steps each, runs of 5, 2 and 3 s (median 3 s) and 9, 4, 6 CPU s (median 6)."""
+    spec = bench.Spec("ppo_jax", "CartPole-v1", 4, 3, 0, {"total_timesteps": 600})
+    reps = [{"steps_per_agent": 600, "run_s": run_s, "run_cpu_s": cpu_s, "compile_s": 1.0,
+             "compile_cpu_s": 1.0, "lower_s": 0.1, "final_return": 10.0, "run_peak_rss_mib": None,
+             "compile_peak_rss_mib": None} for run_s, cpu_s in ((5.0, 9.0), (2.0, 4.0), (3.0, 6.0))]
+    result = bench.summarize_repeats(spec, {"repeats": reps})
+    assert result["run_s"] == 3.0 and result["run_s_all"] == [5.0, 2.0, 3.0]
+    assert result["steps_per_s"] == pytest.approx(800.0)  # 2400 steps / 3 s
+    assert result["steps_per_s_per_agent"] == pytest.approx(200.0)
+    assert result["steps_per_cpu_s"] == pytest.approx(400.0)  # 2400 steps / 6 CPU s
 
 
 def test_summary_and_table_ratios(bench):
@@ -123,7 +193,6 @@ def test_peer_benchmark_gives_purejaxrl_our_settings_and_its_step_api(load_scrip
     """bench_peer.py's shims, without a PureJaxRL checkout: the config it hands
     PureJaxRL is ours, and the env it gets returns gymnax's pre-1.0 five values."""
     import gymnax
-    import jax
     import jax.numpy as jnp
 
     from ppo_jax import PPOConfig
@@ -168,12 +237,13 @@ def test_suites_benchmark_records_env_steps_and_training(load_script, tmp_path, 
     assert [(r["kind"], r.get("num_envs")) for r in rows] == [
         ("env_steps", 2), ("env_steps", 4), ("training", 8)]
     steps = rows[:2]
-    assert all(r["steps_per_s"] > 0 and r["device"] == "cpu" for r in rows)
+    device = jax.devices()[0].device_kind  # what the script records: "cpu" on CPUs, a GPU's name
+    assert all(r["steps_per_s"] > 0 and r["device"] == device for r in rows)
     # a random CartPole episode lasts about 22 steps: 64 steps end several per env
     assert all(r["num_envs"] * 64 / 60 <= r["episodes_ended"] <= r["num_envs"] * 64 / 8 for r in steps), steps
     assert rows[2]["total_timesteps"] == 8 * 32 and rows[2]["seeds"] == 2
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert list(manifest["files"]) == ["suites.jsonl"] and manifest["device"] == "cpu"
+    assert list(manifest["files"]) == ["suites.jsonl"] and manifest["device"] == device
 
 
 @pytest.mark.parametrize("argv, match", [

@@ -168,14 +168,28 @@ def test_mean_and_band():
     assert np.isfinite(low[0]) and np.isnan(low[1]) and mean[1] == 200.0
 
 
-def test_evaluate_reports_and_draws(runs, capsys):
+def test_evaluate_reports_and_draws(runs, capsys, monkeypatch):
+    raw = {}  # the per-episode returns the command computed its statistics from
+
+    def recording(*args, **kwargs):
+        raw.update(real_evaluate_population(*args, **kwargs))
+        return raw
+
+    real_evaluate_population = evaluate.evaluate_population
+    monkeypatch.setattr(evaluate, "evaluate_population", recording)
     gif = runs["root"] / "episode.gif"
     result = run_command(["evaluate", str(runs["full"]), "--episodes", "3", "--gif", str(gif),
                           "--max-frames", "20"])
     for mode in ("deterministic", "stochastic"):
-        r = result[mode]
-        assert r["num_agents"] == 2 and r["episodes_per_agent"] == 3
-        assert r["min"] <= r["mean"] <= r["max"] and r["std"] >= 0
+        r, returns = result[mode], np.asarray(raw[mode], np.float64)
+        assert returns.shape == (2, 3) and r["num_agents"] == 2 and r["episodes_per_agent"] == 3
+        # CartPole pays 1 per step: whole episodes return a whole number of steps, 1 to 500
+        np.testing.assert_array_equal(returns, np.round(returns))
+        assert returns.min() >= 1 and returns.max() <= 500
+        np.testing.assert_allclose([r["mean"], r["std"], r["min"], r["max"]],
+                                   [returns.mean(), returns.std(), returns.min(), returns.max()],
+                                   rtol=1e-6, err_msg=mode)
+        np.testing.assert_allclose(r["agent_means"], returns.mean(axis=1), rtol=1e-6, err_msg=mode)
     assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
     assert 1 <= result["gif"]["frames"] <= 20
     assert json.loads((runs["full"] / "evaluation.json").read_text())["env"] == "CartPole-v1"

@@ -145,3 +145,68 @@ def test_sample_from_noise_has_the_policy_distribution():
         {"mean": jnp.broadcast_to(mean, (n, 2)), "log_std": jnp.broadcast_to(log_std, (n, 2))}, noise))
     assert np.all(np.abs(samples.mean(0) - [1.0, -2.0]) < 5 * np.array([0.5, 3.0]) / np.sqrt(n))
     np.testing.assert_allclose(samples.std(0), [0.5, 3.0], rtol=0.01)
+
+
+# flax's activations in numpy (nn.gelu's default is the tanh approximation)
+NUMPY_ACTIVATIONS = {
+    "tanh": np.tanh,
+    "relu": lambda x: np.maximum(x, 0.0),
+    "gelu": lambda x: 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3))),
+    "silu": lambda x: x / (1.0 + np.exp(-x)),
+    "elu": lambda x: np.where(x > 0, x, np.expm1(x)),
+}
+
+
+def numpy_mlp(layers: dict, x: np.ndarray, activation) -> np.ndarray:
+    """Dense_0, Dense_1, ... in order: x @ kernel + bias, the activation after all but the last."""
+    names = sorted(layers, key=lambda name: int(name.removeprefix("Dense_")))
+    for i, name in enumerate(names):
+        x = x @ np.asarray(layers[name]["kernel"], np.float64) + np.asarray(layers[name]["bias"], np.float64)
+        if i < len(names) - 1:
+            x = activation(x)
+    return x
+
+
+@pytest.mark.parametrize("env_id, activation", [
+    ("CartPole-v1", "tanh"), ("Acrobot-v1", "relu"), ("CartPole-v1", "gelu"),
+    ("Pendulum-v1", "tanh"), ("MountainCarContinuous-v0", "silu"), ("Pendulum-v1", "elu"),
+], ids=["discrete-tanh", "discrete-relu", "discrete-gelu", "box-tanh", "box-silu", "box-elu"])
+def test_mlp_actor_critic_equals_a_numpy_forward_pass(make_tiny_config, env_id, activation):
+    """Logits (Discrete) or Gaussian mean and log_std (Box), and the value, of separate
+    actor and critic MLPs, recomputed with numpy matmuls from the flax params."""
+    from ppo_jax.core.context import make_context
+    from ppo_jax.networks.init import init_params
+
+    config = make_tiny_config(env_id, hidden_sizes=(16, 8), activation=activation)
+    ctx = make_context(config)
+    spec = ctx.adapter.spec
+    params = init_params(ctx.network, jax.random.key(0), spec.obs_dim)
+    # Every leaf moved off its init: biases and log_std start at 0, which would hide a dropped one.
+    leaves, treedef = jax.tree.flatten(params)
+    noise = jax.random.split(jax.random.key(1), len(leaves))
+    params = jax.tree.unflatten(treedef, [x + 0.5 * jax.random.normal(k, x.shape)
+                                          for x, k in zip(leaves, noise)])
+    obs = np.random.default_rng(0).normal(size=(6, spec.obs_dim)) * 2.0
+    dist, value = jax.jit(ctx.network.apply)(params, jnp.asarray(obs, jnp.float32))
+
+    p = jax.tree.map(np.asarray, params["params"])
+    act = NUMPY_ACTIVATIONS[activation]
+    assert [p["actor"][f"Dense_{i}"]["kernel"].shape for i in range(3)] == [
+        (spec.obs_dim, 16), (16, 8), (8, spec.policy_dim)]
+    actor_out, critic_out = numpy_mlp(p["actor"], obs, act), numpy_mlp(p["critic"], obs, act)
+    assert critic_out.shape == (6, 1)
+    np.testing.assert_allclose(value, critic_out[:, 0], rtol=1e-5, atol=1e-5)
+    if spec.discrete:
+        assert set(dist) == {"logits"}
+        np.testing.assert_allclose(dist["logits"], actor_out, rtol=1e-5, atol=1e-5)
+    else:  # a state-independent log-std, the same for every observation
+        assert set(dist) == {"mean", "log_std"}
+        np.testing.assert_allclose(dist["mean"], actor_out, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(dist["log_std"], np.broadcast_to(p["log_std"], actor_out.shape),
+                                   rtol=1e-6)
+    # the rollout's entry points (policy alone, value alone) compute the same
+    policy_only = ctx.network.apply(params, jnp.asarray(obs, jnp.float32), method="policy")
+    value_only = ctx.network.apply(params, jnp.asarray(obs, jnp.float32), method="value")
+    np.testing.assert_allclose(value_only, critic_out[:, 0], rtol=1e-5, atol=1e-5)
+    for name, got in policy_only.items():
+        np.testing.assert_allclose(got, dist[name], rtol=1e-6, atol=1e-6)

@@ -73,10 +73,9 @@ P = 8
 RANGES = (exploit.Range("learning_rate", 1e-4, 1e-2, log=True), exploit.Range("clip_eps", 0.1, 0.3))
 
 
-@pytest.fixture(scope="module")
-def hand_population():
+def make_hand_population(config: ppo_jax.PPOConfig):
     """8 members whose every leaf differs by member: state leaves and hparams."""
-    ctx = make_context(CONFIG)
+    ctx = make_context(config)
     hparams = ppo_jax.HParams(
         learning_rate=jnp.geomspace(1e-4, 1e-2, P, dtype=jnp.float32),
         clip_eps=jnp.linspace(0.1, 0.3, P, dtype=jnp.float32),
@@ -94,8 +93,19 @@ def hand_population():
         return (x + marker.reshape(shape).astype(x.dtype) * 100).astype(x.dtype)
 
     members = members.replace(**{f: jax.tree.map(mark, getattr(members, f))
-                                 for f in exploit.COPIED_FIELDS + ("env_state", "obs")})
+                                 for f in exploit.COPIED_FIELDS + ("env_state", "obs", "memory")})
     return members, hparams
+
+
+@pytest.fixture(scope="module")
+def hand_population():
+    return make_hand_population(CONFIG)
+
+
+@pytest.fixture(scope="module")
+def gru_hand_population():
+    """The same with a GRU agent: its `memory` (the envs' carry) is a state field too."""
+    return make_hand_population(CONFIG.replace(network="gru", rnn_size=4))
 
 
 FITNESS = np.array([5.0, 1.0, 7.0, 3.0, 8.0, np.nan, 6.0, 2.0], np.float32)
@@ -108,10 +118,17 @@ def _leaves(tree, p):
                        else x)[p] for x in jax.tree.leaves(tree)]
 
 
+@pytest.mark.parametrize("network", ["mlp", "gru"])
 @pytest.mark.parametrize("resample_probability", [0.0, 1.0])
-def test_exploit_replaces_bottom_copies_state_and_explores_in_bounds(hand_population,
+def test_exploit_replaces_bottom_copies_state_and_explores_in_bounds(request, network,
                                                                      resample_probability):
-    members, hparams = hand_population
+    members, hparams = request.getfixturevalue(
+        {"mlp": "hand_population", "gru": "gru_hand_population"}[network])
+    if network == "gru":  # a member's carry is its own, so a copy would show
+        hidden = np.asarray(members.memory.hidden)
+        assert hidden.shape == (P, CONFIG.num_envs, 4) and len({h.tobytes() for h in hidden}) == P
+    else:
+        assert members.memory is None
     settings = exploit.ExploitSettings(0.25, (0.8, 1.2), resample_probability)
     step = jax.jit(functools.partial(exploit.exploit_explore, ranges=RANGES, settings=settings))
     seen_parents = set()
@@ -128,10 +145,14 @@ def test_exploit_replaces_bottom_copies_state_and_explores_in_bounds(hand_popula
                 for a, b in zip(_leaves(getattr(new_members, name), p),
                                 _leaves(getattr(members, name), source)):
                     np.testing.assert_array_equal(a, b, err_msg=f"member {p} field {name}")
-            for name in exploit.KEPT_FIELDS:  # envs and random stream stay the member's own
+            for name in exploit.KEPT_FIELDS:  # envs, random stream and carry stay the member's own
                 for a, b in zip(_leaves(getattr(new_members, name), p),
                                 _leaves(getattr(members, name), p)):
                     np.testing.assert_array_equal(a, b, err_msg=f"member {p} field {name}")
+            # The carry of the envs' episodes under way goes with the envs (exploit.py), whatever
+            # the lists above say; the parents' carries differ from it (checked above).
+            for a, b in zip(_leaves(new_members.memory, p), _leaves(members.memory, p)):
+                np.testing.assert_array_equal(a, b, err_msg=f"member {p} memory")
             # Not evolved: the parent's value exactly.
             assert float(new_hp.gamma[p]) == float(hparams.gamma[source])
             for r in RANGES:

@@ -8,6 +8,8 @@ carry (no reset flags at all) for the reset timing.
 
 from __future__ import annotations
 
+import dataclasses
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -16,6 +18,7 @@ import pytest
 from conftest import jit_fast, tiny_config
 
 import ppo_jax
+from ppo_jax.config.hparams import HPARAM_FIELDS
 from ppo_jax.core.context import make_context
 from ppo_jax.core.iteration import (
     batch_apply_fn,
@@ -25,7 +28,7 @@ from ppo_jax.core.iteration import (
 )
 from ppo_jax.core.normalize import init_reward_scaler, init_running_stats
 from ppo_jax.core.rollout import EpisodeTally, RolloutCarry, collect_rollout
-from ppo_jax.core.types import Transition
+from ppo_jax.core.types import TrainState, Transition
 from ppo_jax.envs.probes import CueMemoryEnv
 from ppo_jax.networks.init import init_params
 from ppo_jax.networks.recurrent import GRU, LSTM, RecurrentActorCritic
@@ -392,9 +395,33 @@ def test_a_recurrent_agent_with_another_cell_size_is_refused_by_name(gru_runs):
 
 
 def test_recurrent_pbt_keeps_each_members_memory():
+    """A replaced member takes its parent's learned state but keeps its own envs, key and
+    carry (`memory`): its last generation equals its own envs and carry with the parent's
+    params etc., trained alone for that generation's 2 updates with its hyperparameters."""
     config = tiny_config(network="gru", hidden_sizes=(8,), rnn_size=8, num_updates=4)
-    res = ppo_jax.pbt(config, {"learning_rate": (1e-4, 1e-2, "log")}, population=4, ready_every=2)
+    space, run = {"learning_rate": (1e-4, 1e-2, "log")}, dict(population=4, ready_every=2)
+    first = ppo_jax.pbt(config, space, **run, max_generations=1)
+    res = ppo_jax.pbt(config, space, **run, resume=first)
     assert np.all(np.isfinite(np.asarray(res.metrics["policy_loss"])))
     memory = res.state.members.memory.hidden  # [seeds, members, envs, H]
-    assert memory.shape[-3:] == (4, 2, 8)
-    assert not np.allclose(memory[..., 0, :, :], memory[..., 1, :, :])
+    assert memory.shape == (1, 4, 2, 8)
+    parents = res.parents[0, :, 1]  # whose state each member started generation 2 from
+    assert (parents != np.arange(4)).sum() == 1  # floor(0.25 * 4) members replaced
+    own = ("env_state", "obs", "key", "memory")  # what a member keeps (the rest: its parent's)
+    learned = {f.name for f in dataclasses.fields(TrainState) if f.metadata.get("pytree_node", True)}
+    before = jax.tree.map(lambda x: x[0], first.state.members)
+    member = lambda tree, p: jax.tree.map(lambda x: x[p], tree)
+    trainer = ppo_jax.make_trainer(config)
+    run_alone = jit_fast(lambda state, hparams: trainer.run(state, hparams, 2)[0])
+    for p, parent in enumerate(parents):
+        start = member(before, p).replace(
+            **{name: getattr(member(before, int(parent)), name) for name in learned - set(own)})
+        hparams = ppo_jax.HParams(**{f: jnp.float32(res.hparams[f][0, p, 1]) for f in HPARAM_FIELDS})
+        alone = run_alone(start, hparams)
+        got = member(res.state.members, (0, p))
+        for name in ("memory", "params", "obs"):
+            for a, b in zip(jax.tree.leaves(getattr(got, name)), jax.tree.leaves(getattr(alone, name))):
+                np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5,
+                                           err_msg=f"member {p} (parent {parent}): {name}")
+    # the carries are the members' own: no two alike
+    assert not np.allclose(memory[0, 0], memory[0, 1]) and not np.allclose(memory[0, 2], memory[0, 3])

@@ -305,3 +305,103 @@ def test_env_gets_the_clipped_action_and_the_rollout_keeps_the_sample():
     np.testing.assert_allclose(std, 2.0, rtol=1e-6)
     log_prob = np.sum(-0.5 * ((action - mean) / std) ** 2 - np.log(std) - 0.5 * np.log(2 * np.pi), axis=-1)
     np.testing.assert_allclose(np.asarray(traj.log_prob), log_prob, rtol=1e-5, atol=1e-5)
+
+
+# --------------------------------------------------- running normalization ---
+
+
+class TwoFeatureClockEnv(ClockEnv):
+    """ClockEnv observing [time, 3 - 2 * time]: features of different mean, spread and sign."""
+
+    def get_obs(self, state, params=None, key=None):
+        time = state.time.astype(jnp.float32)
+        return jnp.stack([time, 3.0 - 2.0 * time])
+
+    def observation_space(self, params):
+        return spaces.Box(-200.0, 100.0, (2,), jnp.float32)
+
+
+def clock_features(time: np.ndarray) -> np.ndarray:
+    return np.stack([time, 3.0 - 2.0 * time], axis=-1)
+
+
+class WelfordStats:
+    """Running mean and population variance, one sample at a time (Welford), starting
+    from the library's prior: mean 0 and variance 1 seen 1e-4 times (as gym's)."""
+
+    def __init__(self, shape):
+        self.count, self.mean, self.m2 = 1e-4, np.zeros(shape), np.full(shape, 1e-4)
+
+    def add(self, rows: np.ndarray) -> None:
+        for x in rows:
+            self.count += 1
+            delta = x - self.mean
+            self.mean = self.mean + delta / self.count
+            self.m2 = self.m2 + delta * (x - self.mean)
+
+    @property
+    def var(self):
+        return self.m2 / self.count
+
+
+def normalized_rollout_reference(time, done, gamma, obs_stats, return_stats, discounted):
+    """What a rollout with normalize_observations and normalize_rewards must give, by loop.
+
+    time [B]: each env's time when the rollout starts; done [T, B]: the recorded episode
+    ends. Each step merges the observations into the statistics, then normalizes them
+    with them; the reward (ClockEnv: the time after the step) joins the per-env
+    discounted return, whose statistics scale it; the return restarts after an episode
+    end. obs_stats, return_stats (WelfordStats) are updated in place.
+    Returns (obs, next_obs, reward [T, B], discounted [B], time [B]).
+    """
+    normalize = lambda x: np.clip((x - obs_stats.mean) / np.sqrt(obs_stats.var + 1e-8), -10, 10)
+    obs, next_obs, rewards = [], [], []
+    for t in range(done.shape[0]):
+        obs_stats.add(clock_features(time))
+        obs.append(normalize(clock_features(time)))
+        next_obs.append(normalize(clock_features(time + 1.0)))  # the final observation, before a reset
+        reward = time + 1.0
+        discounted = gamma * discounted + reward
+        return_stats.add(discounted)
+        rewards.append(np.clip(reward / np.sqrt(return_stats.var + 1e-8), -10, 10))
+        discounted = np.where(done[t], 0.0, discounted)
+        time = np.where(done[t], 0.0, time + 1.0)
+    return np.stack(obs), np.stack(next_obs), np.stack(rewards), discounted, time
+
+
+def test_rollout_normalizes_observations_and_scales_rewards_as_a_numpy_loop():
+    """Two rollouts in a row (statistics and returns carried over) with random episode ends
+    (action 1 terminates, the time limit truncates): the observations the policy saw, the
+    final observations, the scaled rewards and the carried statistics, against numpy."""
+    env, gamma = TwoFeatureClockEnv(max_steps=4, terminate_on_action=True), 0.9
+    config, ctx = tiny(env, num_envs=3, num_steps=9)
+    state, carry = start_carry(ctx, jax.random.key(0))
+    run = jax.jit(lambda c, k: collect_rollout(
+        c, k, adapter=ctx.adapter, network=ctx.network, params=state.params, gamma=jnp.float32(gamma),
+        num_steps=9, normalize_observations=True, normalize_rewards=True))
+    obs_stats, return_stats = WelfordStats((2,)), WelfordStats(())
+    time, discounted = np.asarray(carry.obs, np.float64)[:, 0], np.zeros(3)
+    for update in range(2):
+        carry, traj = run(carry, jax.random.key(update + 1))
+        done = np.asarray(traj.done)
+        assert done[:-1].any() and np.asarray(traj.terminated).any()  # episodes end mid-rollout
+        obs, next_obs, reward, discounted, time = normalized_rollout_reference(
+            time, done, gamma, obs_stats, return_stats, discounted)
+        where = f"rollout {update}"
+        np.testing.assert_allclose(traj.obs, obs, rtol=1e-4, atol=1e-4, err_msg=where)
+        np.testing.assert_allclose(traj.next_obs, next_obs, rtol=1e-4, atol=1e-4, err_msg=where)
+        np.testing.assert_allclose(traj.reward, reward, rtol=1e-4, atol=1e-5, err_msg=where)
+        if update == 0:  # the first steps' returns have a tiny variance: their rewards clip
+            assert np.asarray(traj.reward)[0].tolist() == [10.0, 10.0, 10.0]
+        # the policy (and the critic) saw the normalized observations
+        policy = ctx.network.apply(state.params, jnp.asarray(obs, jnp.float32), method="policy")
+        np.testing.assert_allclose(traj.dist_params["logits"], policy["logits"], rtol=1e-4, atol=1e-5)
+        value = ctx.network.apply(state.params, jnp.asarray(obs, jnp.float32), method="value")
+        np.testing.assert_allclose(traj.value, value, rtol=1e-4, atol=1e-5)
+        # the carry: raw observations, the statistics and the per-env returns
+        np.testing.assert_array_equal(carry.obs, clock_features(time))
+        np.testing.assert_allclose(carry.obs_stats.mean, obs_stats.mean, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(carry.obs_stats.var, obs_stats.var, rtol=1e-4, atol=1e-6)
+        assert float(carry.obs_stats.count) == pytest.approx(obs_stats.count, abs=1e-3)
+        np.testing.assert_allclose(carry.reward_scaler.discounted_return, discounted, rtol=1e-5)
+        np.testing.assert_allclose(carry.reward_scaler.return_stats.var, return_stats.var, rtol=1e-4)

@@ -300,6 +300,12 @@ class WandbLogger(Logger):
         self.runs[curve].log({"timesteps": timesteps, **values}, step=update)
 
     def close(self) -> None:
+        """Finishes every curve's W&B run.
+
+        W&B's background service may still be writing an offline run's files when
+        this returns; to read them back in the same process, call `wandb.teardown()`
+        first (it waits for the service; it also ends any other W&B run you have open).
+        """
         super().close()
         for run in self.runs.values():
             run.finish()

@@ -111,7 +111,125 @@ LONGEST_FIRST = ("test_recurrent_learning.py", "test_suites_learning.py", "test_
                  "test_presets.py")
 
 
+# --- The two tiers: `pytest -m "not slow"` (the quick loop, under 4 minutes on 2 cores)
+# and `pytest` (everything; CI). `slow` holds what trains or builds for long: whole
+# files below, the heavy parametrizations of a file (a substring of the test's id),
+# and single tests that each take several seconds on 2 cores (measured with
+# --durations; a name without [...] covers all its parametrizations). A test may also
+# carry @pytest.mark.slow itself. The quick tier keeps every module's unit tests,
+# the numerical references, the probes and a one-update run of every env suite
+# (test_env_protocol.py::test_one_update_trains_in_every_suite).
+SLOW_FILES = {
+    "test_learning.py", "test_suites_learning.py", "test_recurrent_learning.py", "test_pbt_learning.py",
+    "test_notebook.py",     # executes the quickstart notebook
+    "test_presets.py",      # a one-update run of every preset: the preset smoke matrix
+    "test_scripts_help.py",  # every script's --help in a fresh process
+}
+SLOW_PARAMS = {
+    # Brax and Craftax compile for tens of seconds: their conformance cases (one compile
+    # per module-scoped case) are slow; gymnax, the protocol env and Navix stay quick.
+    "test_env_protocol.py": ("[brax", "[craftax", "test_craftax_", "test_brax_renders"),
+    # the docs pages' code and the site build; the runner's own tests stay quick
+    "test_docs.py": ("test_page_code_runs", "test_site_builds_strictly"),
+}
+SLOW_TESTS = {
+    "test_benchmark_script.py": ("test_in_process_run_writes_results_summary_and_plot",
+                                 "test_one_seed_is_plain_jit_and_a_population_is_train_seeds_program",
+                                 "test_suites_benchmark_records_env_steps_and_training",
+                                 "test_worker_failure_becomes_an_error_record"),
+    "test_checkpoint.py": ("test_process_killed_mid_save_leaves_previous_checkpoint",),
+    "test_cli.py": ("test_train_overwrite_replaces_the_previous_run",
+                    "test_metrics_csv_is_the_train_output_frame",
+                    "test_train_runs_a_suite_env_with_its_options",
+                    "test_train_overwrite_and_resume_together_are_refused"),
+    "test_cli_entry.py": ("test_every_subcommand_has_help",),
+    "test_cli_runs.py": ("test_help_lists_every_field_with_default",
+                         "test_output_folder_has_every_file",
+                         "test_evaluate_reports_and_draws",
+                         "test_resume_with_a_larger_budget_extends_the_run",
+                         "test_evaluate_draws_suite_envs_with_their_render",
+                         "test_stopped_run_saved_its_progress",
+                         "test_resumed_run_equals_uninterrupted"),
+    "test_cnn.py": ("test_cnn_trains_saves_loads_and_evaluates",),
+    "test_divergence.py": ("test_training_flags_divergence_per_update",
+                           "test_a_sweep_ranks_an_absurd_learning_rate_last",
+                           "test_progress_reports_count_diverged_agents_and_the_bar_says_so",
+                           "test_a_diverged_run_still_reports_finite_returns_which_is_why_the_flag_exists",
+                           "test_train_output_repr_says_which_agents_diverged"),
+    "test_docstrings.py": ("test_docstring_examples_run[ppo_jax.pbt.run]",
+                           "test_docstring_examples_run[ppo_jax.population.sweep]",
+                           "test_docstring_examples_run[ppo_jax.train]"),
+    "test_envs.py": ("test_env_trains_two_updates",),
+    "test_eval_training.py": ("test_evaluation_plays_the_updated_policy_with_the_states_statistics",
+                              "test_vmapped_seeds_evaluate_independently",
+                              "test_sweep_cells_carry_evaluation_like_train_seeds",
+                              "test_best_policy_survives_a_checkpoint_and_old_checkpoints_still_load",
+                              "test_progress_bar_shows_the_last_eval_return"),
+    "test_evaluate.py": ("test_trained_cartpole_evaluation_is_consistent_with_training",),
+    "test_loggers.py": ("test_jsonl_round_trip",
+                        "test_tensorboard_events_equal_the_metrics",
+                        "test_wandb_offline_history_equals_the_metrics",
+                        "test_sweep_curves_are_named_after_swept_values_and_reduce_per_configuration",
+                        "test_trackers_update_while_training_runs"),
+    "test_objectives.py": ("test_adaptive_beta_follows_the_rule_from_the_kl_after_each_update",
+                           "test_early_stop_skips_every_minibatch_after_the_first"),
+    "test_pbt.py": ("test_exploit_replaces_bottom_copies_state_and_explores_in_bounds[0.0-mlp]",
+                    "test_exploit_replaces_bottom_copies_state_and_explores_in_bounds[0.0-gru]",
+                    "test_result_shapes_and_recorded_lineage",
+                    "test_no_copying_equals_a_sweep_of_the_same_members",
+                    "test_resume_equals_an_uninterrupted_run",
+                    "test_four_devices_equal_one",
+                    "test_cli_writes_outputs_refuses_a_used_folder_and_resumes",
+                    "test_logger_gets_one_curve_per_member_equal_to_the_metrics",
+                    "test_copied_member_keeps_the_parents_schedule_position",
+                    "test_one_compile_for_the_whole_run_and_none_again"),
+    "test_progress.py": ("test_train_reports_every_update_with_population_totals",
+                         "test_second_call_reports_again"),
+    "test_public_api.py": ("test_old_modules_are_attributes_after_a_plain_import",
+                           "test_checkpoints_saved_before_the_move_load_and_act_the_same"),
+    "test_recurrent.py": ("test_carry_resets_exactly_at_episode_starts",
+                          "test_truncated_steps_bootstrap_from_the_unreset_carry",
+                          "test_recurrent_vmapped_seed_equals_single_run",
+                          "test_recurrent_chunked_and_checkpointed_run_equals_whole_run",
+                          "test_recurrent_sweep_over_the_hidden_size",
+                          "test_recurrent_cli_trains_saves_and_records_an_episode",
+                          "test_recurrent_pbt_keeps_each_members_memory",
+                          "test_update_replays_the_rollout_from_stored_carries",
+                          "test_recurrent_policy_is_stateful",
+                          "test_recurrent_trains_with_every_objective",
+                          "test_a_recurrent_agent_with_another_cell_size_is_refused_by_name"),
+    "test_reproducibility.py": ("test_same_key_two_compiles_bit_for_bit",
+                                "test_legacy_uint32_key_equals_typed_key_bit_for_bit"),
+    "test_returns_table.py": ("test_a_row_end_to_end_at_a_tiny_budget",),
+    "test_rollout.py": ("test_training_reports_the_episodes_of_each_update",),
+    "test_sweep.py": ("test_grid_cells_equal_single_runs",
+                      "test_static_field_grid_groups_compiles",
+                      "test_concurrent_sweeps_each_count_their_own_compiles",
+                      "test_sharded_over_four_devices_equals_single_device",
+                      "test_learning_rate_is_traced",
+                      "test_hparam_grid_compiles_once_and_never_again"),
+    "test_tracking_cli.py": ("test_train_tracks_every_seed_with_evaluation",
+                             "test_sweep_tracks_curves_named_after_swept_values"),
+    "test_train.py": ("test_vmapped_seed_i_equals_single_run_of_seed_i",
+                      "test_trainer_run_is_jitted_with_the_count_static",
+                      "test_extending_a_run_anneals_over_the_new_budget",
+                      "test_make_population_pieces_equal_train_seeds",
+                      "test_train_seeds_does_not_recompile"),
+}
+
+
+def is_slow(file_name: str, test_name: str) -> bool:
+    """Whether the test `test_name` (with its [parametrization]) of `file_name` is in the slow tier."""
+    if file_name in SLOW_FILES or any(part in test_name for part in SLOW_PARAMS.get(file_name, ())):
+        return True
+    return any(test_name == name or ("[" not in name and test_name.startswith(name + "["))
+               for name in SLOW_TESTS.get(file_name, ()))
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if is_slow(item.path.name, item.name):
+            item.add_marker(pytest.mark.slow)
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept
 

@@ -56,3 +56,39 @@ def test_a_module_level_importorskip_fails_only_under_ci(pytester, monkeypatch, 
     else:
         result.assert_outcomes(passed=1, skipped=1)
         assert result.ret == 0
+
+
+# ------------------------------------------------------------- the slow tier's lists ---
+
+
+def _test_functions(path: Path) -> set[str]:
+    import ast
+    return {node.name for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+
+
+def test_every_slow_tier_entry_names_an_existing_test():
+    """A misspelt entry would silently leave a slow test in the quick tier."""
+    import conftest
+    tests_dir = Path(__file__).parent
+    for name in [*conftest.SLOW_FILES, *conftest.SLOW_PARAMS, *conftest.SLOW_TESTS]:
+        assert (tests_dir / name).is_file(), name
+    for file_name, names in conftest.SLOW_TESTS.items():
+        defined = _test_functions(tests_dir / file_name)
+        for name in names:
+            assert name.split("[")[0] in defined, f"{file_name}: no test {name.split('[')[0]}"
+
+
+@pytest.mark.parametrize("file_name, test_name, slow", [
+    ("test_learning.py", "test_cartpole", True),
+    ("test_pbt.py", "test_four_devices_equal_one", True),
+    ("test_pbt.py", "test_exploit_replaces_bottom_copies_state_and_explores_in_bounds[0.0-gru]", True),
+    ("test_pbt.py", "test_exploit_replaces_bottom_copies_state_and_explores_in_bounds[0.25-gru]", False),
+    ("test_env_protocol.py", "test_shapes_and_dtypes[craftax]", True),
+    ("test_env_protocol.py", "test_shapes_and_dtypes[navix]", False),
+    ("test_env_protocol.py", "test_one_update_trains_in_every_suite[suite=craftax]", False),
+    ("test_gae.py", "test_gae_matches_numpy_loop", False),
+])
+def test_is_slow_reads_files_parametrizations_and_names(file_name, test_name, slow):
+    import conftest
+    assert conftest.is_slow(file_name, test_name) is slow

@@ -242,8 +242,32 @@ def test_env_options_are_hashable_static_and_round_trip():
     assert config.to_dict()["env_options"] == {"backend": "positional", "episode_length": 500}
 
 
+# The quick tier's smoke run of every suite: one PPO update, compiled as users compile it.
+SUITE_SMOKE_ENVS = {
+    "gymnax": ("CartPole-v1", ()),
+    "brax": ("brax/inverted_pendulum", (("episode_length", 8),)),
+    "navix": ("navix/Navix-Empty-5x5-v0", ()),
+    "craftax": ("craftax/Craftax-Classic-Symbolic-v1", ()),
+}
+
+
+@pytest.mark.parametrize("suite", list(SUITE_SMOKE_ENVS), ids=[f"suite={name}" for name in SUITE_SMOKE_ENVS])
+def test_one_update_trains_in_every_suite(suite, make_tiny_config):
+    env, options = SUITE_SMOKE_ENVS[suite]
+    config = make_tiny_config(env, env_options=options, num_updates=1, num_envs=2, num_steps=8,
+                              num_minibatches=1, hidden_sizes=(8,))
+    out = jit_fast(ppo_jax.make_train(config))(jax.random.key(0), config.hparams)
+    assert out.metrics["timesteps"].tolist() == [16]
+    for name in ("policy_loss", "value_loss", "entropy", "grad_norm"):
+        assert np.isfinite(out.metrics[name]).all(), name
+    assert out.metrics["grad_norm"][0] > 0  # the update saw a gradient
+    before = ppo_jax.make_trainer(config).init(jax.random.key(0), config.hparams).params
+    moved = jax.tree.map(lambda a, b: bool((a != b).any()), before, out.state.params)
+    assert any(jax.tree.leaves(moved)), "one update changed no parameter"
+
+
 def test_a_non_env_object_is_refused_with_the_protocol():
-    with pytest.raises(TypeError, match=r"neither a gymnax Environment nor an ppo_jax.envs.Env.*spec"):
+    with pytest.raises(TypeError, match=r"neither a gymnax Environment nor a ppo_jax.envs.Env.*spec"):
         ppo_jax.make_train(ppo_jax.PPOConfig(), env=object())
 
 

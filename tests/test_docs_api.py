@@ -11,6 +11,7 @@ mkdocstrings directives (`::: ppo_jax.NAME`); mkdocs renders what they name.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import pkgutil
 import re
@@ -79,10 +80,24 @@ def test_every_public_name_has_a_docstring(module_name):
     assert not missing_docstrings(module_name), f"no docstring: {missing_docstrings(module_name)}"
 
 
+def accepted_paths(name: str) -> set[str]:
+    """The directives that render top-level name `name`: `ppo_jax.NAME`, or its defining path.
+
+    Where a function has the name of a submodule (`ppo_jax.evaluate`, `ppo_jax.pbt`),
+    mkdocstrings resolves `ppo_jax.NAME` to the module, so only the defining path counts."""
+    obj = getattr(ppo_jax, name)
+    if inspect.ismodule(obj):
+        return {f"ppo_jax.{name}"}
+    canonical = f"{obj.__module__}.{obj.__qualname__}"
+    shadowed = importlib.util.find_spec(f"ppo_jax.{name}") is not None
+    return {canonical} if shadowed else {f"ppo_jax.{name}", canonical}
+
+
 def test_the_reference_renders_every_top_level_name():
     rendered = directives()
-    missing = sorted(name for name in ppo_jax.__all__ if f"ppo_jax.{name}" not in rendered)
+    missing = sorted(name for name in ppo_jax.__all__ if not accepted_paths(name) & rendered)
     assert not missing, f"docs/api/ has no `::: ppo_jax.NAME` for {missing}"
+    assert accepted_paths("evaluate") == {"ppo_jax.evaluate.evaluate"}
 
 
 def test_the_reference_renders_every_documented_module():
@@ -93,16 +108,25 @@ def test_the_reference_renders_every_documented_module():
     assert not missing, f"docs/api/ has no `::: MODULE` directive for {missing}"
 
 
+def resolve(path: str) -> object:
+    """The object a dotted path names: the longest importable module prefix, then attributes.
+
+    (`ppo_jax.pbt` is both a subpackage and, as an attribute of `ppo_jax`, the function.)"""
+    parts = path.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ModuleNotFoundError:
+            continue
+        for part in parts[i:]:
+            obj = getattr(obj, part)
+        return obj
+    raise ModuleNotFoundError(path)
+
+
 def test_every_directive_names_something_that_exists():
     for path in directives():
-        module_name, _, attr = path.partition(".")
-        obj = importlib.import_module(module_name)
-        for part in path.split(".")[1:]:
-            try:
-                obj = getattr(obj, part)
-            except AttributeError:
-                obj = importlib.import_module(f"{obj.__name__}.{part}")
-        assert obj is not None, path
+        assert resolve(path) is not None, path
 
 
 def test_the_check_finds_a_missing_docstring(tmp_path, monkeypatch):

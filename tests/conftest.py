@@ -13,15 +13,26 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import jax
-import pytest
+# Every compile of the test session (this process, its xdist workers and the
+# subprocesses the tests start, which inherit the environment) uses XLA:CPU's fast
+# settings: the older code generator at backend optimization level 0 compiles 2-3x
+# faster (measured on CartPole, Pendulum and Asterix-MinAtar) and computes the same
+# programs; most tests compile far longer than they run. Set before JAX starts its
+# backend; not on machines with an NVIDIA GPU, where the flags would not apply.
+FAST_COMPILE_FLAGS = "--xla_cpu_use_fusion_emitters=false --xla_backend_optimization_level=0"
+if shutil.which("nvidia-smi") is None and "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE_FLAGS}".strip()
 
-import ppo_jax
-from ppo_jax.tracking.progress import ProgressReport
+import jax  # noqa: E402  (after XLA_FLAGS)
+import pytest  # noqa: E402
+
+import ppo_jax  # noqa: E402
+from ppo_jax.tracking.progress import ProgressReport  # noqa: E402
 
 # The tests compare float32 maths against references at float32 tolerances. On
 # NVIDIA GPUs JAX's default precision runs float32 matrix products in TF32 (10

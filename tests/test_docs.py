@@ -31,12 +31,18 @@ def page_id(page: Path) -> str:
     return page.relative_to(ROOT).as_posix()
 
 
+@pytest.fixture(scope="session")
+def compile_cache(tmp_path_factory):
+    """One JAX compilation cache for every page of the session (pages repeat programs)."""
+    return tmp_path_factory.mktemp("jax-compile-cache")
+
+
 @pytest.mark.parametrize("page", RUN_PAGES, ids=page_id)
-def test_page_code_runs(page, tmp_path):
+def test_page_code_runs(page, tmp_path, compile_cache):
     blocks = docs_blocks.parse_blocks(page.read_text())
     runnable = [b for b in blocks if b.lang in RUNNABLE and not b.skip_reason]
     assert runnable, f"{page_id(page)} has no code block that runs"
-    result = docs_blocks.run_page(page, tmp_path, timeout=900)
+    result = docs_blocks.run_page(page, tmp_path, timeout=900, compile_cache=compile_cache)
     assert result.returncode == 0, (f"{page_id(page)}: its code failed\n--- stdout\n{result.stdout[-6000:]}"
                                     f"\n--- stderr\n{result.stderr[-6000:]}")
     announced = result.stdout.count("--- block at line")

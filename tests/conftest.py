@@ -26,7 +26,7 @@ from pathlib import Path
 # long programs, took 2-3x longer at level 0. Set in the environment before JAX starts
 # its backend, so xdist workers and the subprocesses tests start inherit it; not on
 # machines with an NVIDIA GPU, where the flags would not apply.
-FAST_COMPILE_FLAGS = "--xla_cpu_use_fusion_emitters=false --xla_backend_optimization_level=0"
+from docs_blocks import FAST_COMPILE, FAST_COMPILE_FLAGS  # noqa: E402  (jax-free: before JAX starts)
 
 
 def quick_tier_requested(argv: list[str]) -> bool:
@@ -53,12 +53,6 @@ from ppo_jax.tracking.progress import ProgressReport  # noqa: E402
 # that CPU runs (CI) compile exactly the programs users run.
 if jax.default_backend() == "gpu":
     jax.config.update("jax_default_matmul_precision", "highest")
-
-# The programs of these tests run for milliseconds but take seconds to
-# compile. XLA:CPU's older (non-"fusion emitter") code generator at backend
-# optimization level 0 compiles a tiny training run 2-3x faster (measured on
-# CartPole, Pendulum and Asterix-MinAtar) and computes the same thing.
-FAST_COMPILE = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 0}
 
 
 class RecordingHook:

@@ -15,7 +15,7 @@ directory an empty temporary folder), like the cells of a notebook:
 Budgets are made tiny, and nothing else: before the page runs, every PPOConfig
 built (directly, by `preset`, by `.replace`, by the CLI) is clamped to at most
 MAX_ENVS envs (rounded up to a multiple of num_minibatches) and MAX_UPDATES
-updates. Compiles use XLA:CPU's fast settings (as tests/conftest.py's FAST_COMPILE).
+updates. Compiles use XLA:CPU's fast settings (FAST_COMPILE below).
 tests/test_docs.py runs every page this way; this file is also its command line.
 """
 
@@ -35,8 +35,11 @@ MAX_ENVS = 8
 MAX_UPDATES = 16
 SKIP_MARK = re.compile(r"<!--\s*docs-test:\s*skip:\s*(?P<reason>.+?)\s*-->")
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})\s*(?P<lang>[\w+-]*)")
-# The XLA:CPU settings of tests/conftest.py's FAST_COMPILE, as flags for a fresh process.
-FAST_COMPILE_FLAGS = "--xla_cpu_use_fusion_emitters=false --xla_backend_optimization_level=0"
+# XLA:CPU's fast compile settings (the older code generator at backend optimization
+# level 0): as jit compiler options, and as XLA_FLAGS for a fresh process. The one
+# definition; tests/conftest.py uses both forms.
+FAST_COMPILE = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 0}
+FAST_COMPILE_FLAGS = " ".join(f"--{name}={str(value).lower()}" for name, value in FAST_COMPILE.items())
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,9 @@ green run.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import inspect
 import json
 import os
 import shutil
@@ -18,26 +20,23 @@ import subprocess
 import sys
 from pathlib import Path
 
-# The quick tier (`pytest -m "not slow"`) compiles with XLA:CPU's fast settings: the
-# older code generator at backend optimization level 0 compiles 2-3x faster and
-# computes the same programs, and its tests compile far longer than they run (the
-# tier took 239 s without them, 128 s with them, on 2 cores). The full run keeps the
-# default settings, so CI compiles what users compile: the learning tests, which run
-# long programs, took 2-3x longer at level 0. Set in the environment before JAX starts
-# its backend, so xdist workers and the subprocesses tests start inherit it; not on
-# machines with an NVIDIA GPU, where the flags would not apply.
+# Tests compile with XLA:CPU's fast settings (the older code generator at backend
+# optimization level 0): most tests compile far longer than they run, and these settings
+# compile 2-3x faster (the quick tier took 239 s without them, 108 s with them, on 2
+# cores). The learning tests are the exception: they run long programs, which ran 2-3x
+# slower at level 0, so each test marked `learning` compiles with XLA's own defaults
+# (`xla_defaults_for_learning` below), the very programs a user's run compiles. Set in
+# the environment before JAX starts its backend, so xdist workers and the subprocesses
+# tests start inherit it; not on machines with an NVIDIA GPU, where the flags would not
+# apply.
 from docs_blocks import FAST_COMPILE, FAST_COMPILE_FLAGS  # noqa: E402  (jax-free: before JAX starts)
 
+# XLA's defaults for the settings FAST_COMPILE changes. A compile with these as
+# per-compile options gives the same optimized program as a process without the flags
+# (checked by tests/test_ci_guard.py).
+XLA_DEFAULT_COMPILE = {"xla_cpu_use_fusion_emitters": True, "xla_backend_optimization_level": 3}
 
-def quick_tier_requested(argv: list[str]) -> bool:
-    """Whether the command line selects `-m "not slow"` (or `-m"not slow"`)."""
-    exprs = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "-m"]
-    exprs += [arg[2:] for arg in argv if arg.startswith("-m") and len(arg) > 2 and not arg.startswith("-m=")]
-    return any(" ".join(expr.split()) == "not slow" for expr in exprs)
-
-
-if (quick_tier_requested(sys.argv) and shutil.which("nvidia-smi") is None
-        and "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", "")):
+if shutil.which("nvidia-smi") is None and "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE_FLAGS}".strip()
 
 import jax  # noqa: E402  (after XLA_FLAGS)
@@ -119,10 +118,10 @@ def pytest_make_collect_report(collector):
 # --- end of the collection guard ------------------------------------------------------
 
 
-# The files with the longest tests, longest first. Under `-n 2 --dist loadfile`
-# (pyproject) each worker takes the next file in collection order, so putting these
-# first keeps one long file from running alone at the end (longest-first scheduling).
-LONGEST_FIRST = ("test_recurrent_learning.py", "test_suites_learning.py", "test_learning.py",
+# The files with the longest tests, longest first. Each worker takes the next unit
+# (`xdist_unit` below) in collection order, so putting these first keeps one long unit
+# from running alone at the end (longest-first scheduling).
+LONGEST_FIRST = ("test_suites_learning.py", "test_docs.py", "test_recurrent_learning.py", "test_learning.py",
                  "test_pbt.py", "test_recurrent.py", "test_env_protocol.py", "test_eval_training.py",
                  "test_notebook.py", "test_divergence.py", "test_sweep.py", "test_objectives.py",
                  "test_presets.py")
@@ -237,6 +236,57 @@ SLOW_TESTS = {
 }
 
 
+# --- Learning tests compile with XLA's defaults ---------------------------------------
+# Marked `learning` here by file or name (or with @pytest.mark.learning): they train
+# long enough for run time to outweigh compile time, and they check that what a user
+# compiles learns. Every other test compiles with FAST_COMPILE (top of this file).
+LEARNING_FILES = {"test_learning.py", "test_suites_learning.py", "test_recurrent_learning.py",
+                  "test_pbt_learning.py"}
+LEARNING_TESTS = {"test_objectives.py": ("test_cartpole_learns_with_kl_objectives",)}
+
+
+def is_learning(file_name: str, test_name: str) -> bool:
+    """Whether `test_name` of `file_name` is a learning test (compiled with XLA's defaults)."""
+    return file_name in LEARNING_FILES or any(
+        test_name == name or test_name.startswith(name + "[") for name in LEARNING_TESTS.get(file_name, ()))
+
+
+@contextlib.contextmanager
+def xla_defaults_for_learning():
+    """Every XLA compile inside uses XLA's default CPU settings (XLA_DEFAULT_COMPILE as
+    per-compile options, which take precedence over XLA_FLAGS); options a jit names
+    itself still win. A no-op where the session does not use the fast settings."""
+    if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", "") or jax.default_backend() != "cpu":
+        yield
+        return
+    from jax._src import compiler  # JAX's compile-options builder, the one place every jit passes
+
+    plain = compiler.get_compile_options
+    if "env_options_overrides" not in inspect.signature(plain).parameters:
+        raise RuntimeError("jax._src.compiler.get_compile_options no longer takes env_options_overrides: "
+                           "update xla_defaults_for_learning in tests/conftest.py")
+
+    def with_defaults(*args, env_options_overrides=None, **kwargs):
+        overrides = {**XLA_DEFAULT_COMPILE, **(env_options_overrides or {})}
+        return plain(*args, env_options_overrides=overrides, **kwargs)
+
+    compiler.get_compile_options = with_defaults
+    try:
+        yield
+    finally:
+        compiler.get_compile_options = plain
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Setup, call and teardown of a `learning` test compile with XLA's defaults."""
+    if item.get_closest_marker("learning") is None:
+        yield
+        return
+    with xla_defaults_for_learning():
+        yield
+
+
 def is_slow(file_name: str, test_name: str) -> bool:
     """Whether the test `test_name` (with its [parametrization]) of `file_name` is in the slow tier."""
     if file_name in SLOW_FILES or any(part in test_name for part in SLOW_PARAMS.get(file_name, ())):
@@ -245,10 +295,31 @@ def is_slow(file_name: str, test_name: str) -> bool:
                for name in SLOW_TESTS.get(file_name, ()))
 
 
+# --- Which worker runs what (pyproject: `-n 2 --dist loadgroup`) ---------------------
+# A file's tests run on one worker, in order, so its module-scoped fixtures are built
+# once (an `xdist_group` per file, as `--dist loadfile` would). The exceptions are long
+# tests that share nothing: each is its own unit, so that the docs pages (each a fresh
+# process) and the suites' learning runs spread over both workers instead of one
+# worker running a 500-second file while the other waits.
+OWN_UNIT = {"test_docs.py": ("test_page_code_runs",),
+            "test_suites_learning.py": ("test_",)}
+
+
+def xdist_unit(file_name: str, test_name: str) -> str:
+    """The scheduling unit (xdist group) of a test: its file, or the test itself (OWN_UNIT)."""
+    if any(test_name.startswith(prefix) for prefix in OWN_UNIT.get(file_name, ())):
+        return f"{file_name}::{test_name}"
+    return file_name
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if is_slow(item.path.name, item.name):
             item.add_marker(pytest.mark.slow)
+        if is_learning(item.path.name, item.name):
+            item.add_marker(pytest.mark.learning)
+        item.add_marker(pytest.mark.xdist_group(xdist_unit(item.path.name, item.name)))
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept
 
@@ -324,7 +395,8 @@ def run_on_four_cpu_devices(script: str) -> dict:
     """Runs `script` in a fresh Python with 4 forced CPU devices; its last stdout line, as JSON.
 
     Device count is fixed when jax starts, so multi-device checks need their own process."""
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4".strip()
+    env = {**os.environ, "XLA_FLAGS": flags,
            "JAX_PLATFORMS": "cpu"}
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
                           timeout=600)

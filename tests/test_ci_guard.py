@@ -1,6 +1,7 @@
 """The CI guard in conftest.py: under CI=true a skipped test, or a module skipped at
 collection, fails; elsewhere it skips."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,71 @@ def test_every_slow_tier_entry_names_an_existing_test():
 def test_is_slow_reads_files_parametrizations_and_names(file_name, test_name, slow):
     import conftest
     assert conftest.is_slow(file_name, test_name) is slow
+
+
+# ------------------------------------------------- compile settings of learning tests ---
+
+
+def test_every_learning_entry_names_an_existing_test():
+    import conftest
+    tests_dir = Path(__file__).parent
+    for name in [*conftest.LEARNING_FILES, *conftest.LEARNING_TESTS]:
+        assert (tests_dir / name).is_file(), name
+    for file_name, names in conftest.LEARNING_TESTS.items():
+        defined = _test_functions(tests_dir / file_name)
+        for name in names:
+            assert name in defined, f"{file_name}: no test {name}"
+
+
+@pytest.mark.parametrize("file_name, test_name, learning", [
+    ("test_suites_learning.py", "test_brax_inverted_pendulum_balances_on_every_seed", True),
+    ("test_objectives.py", "test_cartpole_learns_with_kl_objectives[kl_penalty]", True),
+    ("test_objectives.py", "test_early_stop_skips_every_minibatch_after_the_first", False),
+    ("test_recurrent.py", "test_recurrent_policy_is_stateful", False),
+])
+def test_is_learning_reads_files_and_names(file_name, test_name, learning):
+    import conftest
+    assert conftest.is_learning(file_name, test_name) is learning
+
+
+OPTIMIZED_PROGRAM = """
+import contextlib, hashlib, sys
+import jax, jax.numpy as jnp
+
+def program(x):  # a loop with reductions: the fast settings change its optimized HLO
+    def body(carry, _):
+        carry = jnp.tanh(carry @ x) + jax.nn.softmax(carry, axis=-1)
+        return carry, carry.sum()
+    carry, sums = jax.lax.scan(body, x, None, length=5)
+    return carry.mean(0), sums
+
+settings = contextlib.nullcontext()
+if sys.argv[1] == "restored":
+    sys.path.insert(0, {tests!r})
+    import conftest
+    settings = conftest.xla_defaults_for_learning()
+with settings:  # one call site: the program's source locations are part of its text
+    text = jax.jit(program).lower(jnp.ones((16, 16))).compile().as_text()
+print(hashlib.sha256(text.encode()).hexdigest())
+"""
+
+
+def test_learning_tests_compile_what_a_process_without_the_fast_flags_compiles():
+    """XLA_DEFAULT_COMPILE really is XLA's default: under the session's fast flags,
+    xla_defaults_for_learning() gives the optimized program a process without them gives."""
+    import subprocess
+    import sys
+
+    import conftest
+    script = OPTIMIZED_PROGRAM.format(tests=str(Path(__file__).parent))
+
+    def digest(mode: str, flags: str) -> str:
+        env = {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
+        proc = subprocess.run([sys.executable, "-c", script, mode], env=env, capture_output=True, text=True,
+                              timeout=300, check=True)
+        return proc.stdout.strip()
+
+    plain = digest("plain", "")
+    assert digest("restored", conftest.FAST_COMPILE_FLAGS) == plain
+    # the fast flags do change the program, so the equality above means something
+    assert digest("plain", conftest.FAST_COMPILE_FLAGS) != plain

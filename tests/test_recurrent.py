@@ -279,7 +279,8 @@ def test_recurrent_policy_is_stateful(gru_runs):
     # One observation at a time equals the batch.
     one, one_carry = act(jax.random.key(0), obs[1], carry[1])
     assert int(one) == int(actions[1])
-    np.testing.assert_allclose(one_carry, new_carry[1], rtol=1e-6)
+    # float32: one row alone and a batch of 3 may sum in another order (an ulp or two)
+    np.testing.assert_allclose(one_carry, new_carry[1], rtol=1e-5, atol=1e-7)
     returns = ppo_jax.evaluate(GRU_CONFIG, state, jax.random.key(3), num_episodes=4)
     assert returns.shape == (4,) and np.all(np.asarray(returns) >= 1)
 

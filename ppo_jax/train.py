@@ -4,24 +4,35 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import PartitionSpec
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ppo_jax._moved import moved_names
 from ppo_jax.config.config import PPOConfig
 from ppo_jax.config.hparams import HParams, validate_hparams
 from ppo_jax.core.context import AgentContext, make_context
 from ppo_jax.core.iteration import METRIC_NAMES, init_best, init_state, ppo_iteration
+from ppo_jax.core.placement import GroupPlacement
 from ppo_jax.core.types import TrainState
 from ppo_jax.envs import Environment, EnvParams
 from ppo_jax.outputs import TrainOutput
 from ppo_jax.parallel.compile import compile_population
-from ppo_jax.parallel.mesh import POPULATION_AXIS, population_sharding
+from ppo_jax.parallel.mesh import (
+    POPULATION_AXIS,
+    agent_placement,
+    auto_group_devices,
+    check_devices,
+    check_group_devices,
+    mesh_member_sharding,
+    population_mesh,
+    population_sharding,
+)
 from ppo_jax.tracking.agents import seed_agents
 from ppo_jax.tracking.loggers import LoggerArg, bind_logger
 from ppo_jax.tracking.progress import Progress, resolve_progress, with_progress
@@ -107,7 +118,7 @@ def _past_schedule_message(config: PPOConfig, done: int, num_updates: int) -> st
 
 
 def make_trainer(config: PPOConfig, env: Environment | None = None, env_params: EnvParams | None = None,
-                 progress: Progress = None, logger: LoggerArg = None) -> Trainer:
+                 progress: Progress = None, logger: LoggerArg = None, *, devices=None) -> Trainer:
     """`Trainer` for `config`; `env` (a gymnax Environment) overrides `config.env`.
 
     Running N updates and then M more equals running N + M at once: the
@@ -125,8 +136,19 @@ def make_trainer(config: PPOConfig, env: Environment | None = None, env_params: 
     metrics through the progress bar's callback (one host call per reported
     update). `run(..., agent_id=i)` labels agent i's rows (default: the
     agent's position in the vmapped population).
+    `devices`: with `config.data_parallel` > 1, the devices the agent's env groups
+    are split over (their number must divide data_parallel; None: no placement,
+    the program runs where it is called). The results are those of the same
+    config on one device, up to float32 rounding.
     """
-    ctx = make_context(config, env, env_params)
+    return _make_trainer(config, env, env_params, progress, logger,
+                         agent_placement(devices, config.data_parallel, "make_trainer"))
+
+
+def _make_trainer(config: PPOConfig, env, env_params, progress: Progress, logger: LoggerArg,
+                  placement: GroupPlacement | None) -> Trainer:
+    """`make_trainer` with the groups' placement given as a `GroupPlacement` (or None)."""
+    ctx = make_context(config, env, env_params, placement)
     sink = bind_logger(logger, config, METRIC_NAMES)
     scan = jax.jit(functools.partial(run_updates, ctx=ctx, hook=resolve_progress(progress), sink=sink),
                    static_argnames="num_updates")
@@ -151,10 +173,11 @@ def make_trainer(config: PPOConfig, env: Environment | None = None, env_params: 
 
 
 def make_train(config: PPOConfig, env: Environment | None = None, env_params: EnvParams | None = None,
-               progress: Progress = None, logger: LoggerArg = None) -> Callable[..., TrainOutput]:
+               progress: Progress = None, logger: LoggerArg = None, *, devices=None) -> Callable[..., TrainOutput]:
     """train(key, hparams=config.hparams) -> TrainOutput, pure and jit/vmap-able.
 
-    `progress` and `logger` as in `make_trainer`.
+    `progress`, `logger` and `devices` (where the env groups of `config.data_parallel`
+    run) as in `make_trainer`.
 
     Examples:
       A tiny budget: 4 updates of 4 envs x 128 steps:
@@ -165,8 +188,18 @@ def make_train(config: PPOConfig, env: Environment | None = None, env_params: En
       >>> out = jax.jit(train)(jax.random.key(0), config.hparams)
       >>> out.metrics["episode_return"].shape   # [num_updates]
       (4,)
+
+      One agent's 8 env groups over every device (data parallelism; on one
+      device the same maths runs there):
+
+      >>> config = ppo_jax.PPOConfig(env="CartPole-v1", num_envs=8, data_parallel=8,
+      ...                            total_timesteps=4096, num_minibatches=4)
+      >>> devices = jax.devices()[:8 if len(jax.devices()) >= 8 else 1]
+      >>> out = jax.jit(ppo_jax.make_train(config, devices=devices))(jax.random.key(0))
+      >>> out.metrics["episode_return"].shape
+      (8,)
     """
-    trainer = make_trainer(config, env, env_params, progress, logger)
+    trainer = make_trainer(config, env, env_params, progress, logger, devices=devices)
 
     def train(key: jax.Array, hparams: HParams | None = None) -> TrainOutput:
         hparams = config.hparams if hparams is None else hparams
@@ -202,14 +235,18 @@ class Population(NamedTuple):
 
 def make_population(config: PPOConfig, env: Environment | None = None, env_params: EnvParams | None = None,
                     progress: Progress = None, logger: LoggerArg = None, *, shared_hparams: bool = True,
-                    devices: tuple | None = None, keep_state: bool = True) -> Population:
+                    devices: tuple | Mesh | None = None, keep_state: bool = True) -> Population:
     """The one builder of population programs (`train_seeds`, `sweep`, `pbt`, the CLI).
 
     Every member is `make_trainer(config, ...)`'s agent, vmapped. With `devices`,
     the member axis is split over a 1-D mesh of them (`shard_map`: each device
     vmaps its P / len(devices) members; P must be a multiple of len(devices)) and
     each member's logger rows carry its global index; without, the program runs
-    on the default device and rows carry the member's position.
+    on the default device and rows carry the member's position. With a 2-D `Mesh`
+    of axes (population, groups) (`parallel.mesh.population_mesh`), members are
+    split over its first axis and each member's env groups (`config.data_parallel`)
+    over its second (`jit` with shardings: XLA keeps each group local and inserts
+    the all-reduces; P must be a multiple of the first axis).
 
     Args:
       config: as in `make_trainer`.
@@ -218,19 +255,23 @@ def make_population(config: PPOConfig, env: Environment | None = None, env_param
       progress: as in `make_trainer`.
       logger: as in `make_trainer`.
       shared_hparams: one HParams for all members (True) or per-member leaves [P].
-      devices: the devices to split members over, or None.
+      devices: the devices to split members over, a (members x groups) mesh, or None.
       keep_state: whether `train` returns the final states.
     """
-    trainer = make_trainer(config, env, env_params, progress, logger)
+    mesh = devices if isinstance(devices, Mesh) else None
+    placement = GroupPlacement(mesh) if mesh is not None else None
+    trainer = _make_trainer(config, env, env_params, progress, logger, placement)
     hp_axis = None if shared_hparams else 0
+    # On a 2-D mesh JAX adds the member axis to the groups' sharding constraints.
+    vmap = functools.partial(jax.vmap, spmd_axis_name=POPULATION_AXIS) if mesh is not None else jax.vmap
 
     def init(key_data: jax.Array, hparams: HParams) -> TrainState:
         keys = jax.random.wrap_key_data(key_data)
-        return jax.vmap(trainer.init, in_axes=(0, hp_axis))(keys, hparams)
+        return vmap(trainer.init, in_axes=(0, hp_axis))(keys, hparams)
 
     def run(states: TrainState, hparams: HParams, num_updates: int, member_ids=None):
         member = lambda s, h, i: trainer.run(s, h, num_updates, agent_id=i)
-        return jax.vmap(member, in_axes=(0, hp_axis, None if member_ids is None else 0))(
+        return vmap(member, in_axes=(0, hp_axis, None if member_ids is None else 0))(
             states, hparams, member_ids)
 
     def train(key_data: jax.Array, hparams: HParams, member_ids=None):
@@ -241,13 +282,25 @@ def make_population(config: PPOConfig, env: Environment | None = None, env_param
             state = trainer.init(jax.random.wrap_key_data(key), h)
             return trainer.run(state, h, config.num_updates, agent_id=i)
 
-        states, metrics = jax.vmap(member, in_axes=(0, hp_axis, None if member_ids is None else 0))(
+        states, metrics = vmap(member, in_axes=(0, hp_axis, None if member_ids is None else 0))(
             key_data, hparams, member_ids)
         return (states if keep_state else None), metrics
 
     if devices is None:
         return Population(jax.jit(init), jax.jit(run, static_argnums=2), jax.jit(train))
+    if mesh is not None:
+        return _mesh_population(init, run, train, mesh, shared_hparams)
     return _sharded_population(init, run, train, devices, shared_hparams)
+
+
+def _mesh_population(init: Callable, run: Callable, train: Callable, mesh: Mesh,
+                     shared_hparams: bool) -> Population:
+    """`Population` on a (members x groups) mesh: `jit` with the member axis of the keys and
+    hparams split over the mesh's first axis; the groups' constraints inside place the rest."""
+    members = mesh_member_sharding(mesh)
+    hp = NamedSharding(mesh, PartitionSpec()) if shared_hparams else members
+    return Population(jax.jit(init, in_shardings=(members, hp)), jax.jit(run, static_argnums=2),
+                      jax.jit(train, in_shardings=(members, hp)))
 
 
 def _sharded_population(init: Callable, run: Callable, train: Callable, devices: tuple,
@@ -280,6 +333,29 @@ def population_program(config: PPOConfig, env, env_params, progress, sink, share
                            devices=devices, keep_state=keep_state).train
 
 
+def population_layout(devices, group_devices: int | None, num_members: int, data_parallel: int,
+                      where: str) -> tuple | Mesh | None:
+    """Where a population of `num_members` runs, for `make_population(devices=...)`: None
+    (no devices given), a device tuple (members only), or a (members x groups) mesh.
+
+    Members take as many devices as divide the population; each member's groups take
+    `group_devices` (default `auto_group_devices`). Bad input raises a ValueError naming
+    the argument, before anything compiles.
+    """
+    if devices is None:
+        if group_devices is not None:
+            raise ValueError(f"{where}: group_devices = {group_devices!r} needs devices (the devices "
+                             "to split over, e.g. devices=jax.devices())")
+        return None
+    devices = check_devices(devices, where)
+    if group_devices is None:
+        group_devices = auto_group_devices(num_members, data_parallel, len(devices))
+    group_devices = check_group_devices(group_devices, data_parallel, len(devices), where)
+    members = math.gcd(num_members, len(devices) // group_devices)
+    devices = devices[: members * group_devices]
+    return devices if group_devices == 1 else population_mesh(devices, group_devices)
+
+
 def train_seeds(
     config: PPOConfig,
     num_seeds: int,
@@ -289,8 +365,16 @@ def train_seeds(
     env_params: EnvParams | None = None,
     progress: Progress = None,
     logger: LoggerArg = None,
+    devices=None,
+    group_devices: int | None = None,
 ) -> TrainOutput:
     """Trains `num_seeds` agents vmapped in one compile; leaves get a leading [num_seeds] axis.
+
+    `devices` (default None: the default device) spreads the population over a
+    mesh of members x groups: seeds over as many devices as divide num_seeds, and
+    each seed's env groups (`config.data_parallel`) over `group_devices` devices
+    (default: as many of the remaining devices as divide data_parallel). The
+    results equal the one-device run's up to float32 rounding.
 
     `logger` (a `ppo_jax.loggers.Logger` or a list of them) gets one curve per
     seed, named `seed0`, `seed1`, ..., with the run's hyperparameters; loggers
@@ -315,6 +399,7 @@ def train_seeds(
     """
     num_seeds = check_positive_int(num_seeds, "num_seeds", "train_seeds")
     seed = check_integer(seed, "seed", "train_seeds")
+    layout = population_layout(devices, group_devices, num_seeds, config.data_parallel, "train_seeds")
     hparams = config.hparams if hparams is None else hparams
     validate_hparams(hparams)
     hparams = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), hparams)
@@ -323,7 +408,7 @@ def train_seeds(
     run_config = dataclasses.replace(config, hparams=hparams)  # the hparams that really ran
     sink = bind_logger(logger, run_config, METRIC_NAMES, agents=seed_agents(run_config, num_seeds))
     program, _ = compile_population(
-        population_program, (static_config, env, env_params, progress, sink, True, None, True),
+        population_program, (static_config, env, env_params, progress, sink, True, layout, True),
         (key_data, hparams))
     out = TrainOutput(*program(key_data, hparams))
     if sink is not None:

@@ -21,6 +21,18 @@
 #                  brax==0.14.2 mujoco==4.0.1 mujoco-core==4.0.1 mujoco-mjx==3.17.0 trimesh etils \
 #                  ml-collections jaxopt glfw pyopengl mujoco-studio dm-env
 #                Budget it: 7 tasks x 4 objective compiles, and more than one lease.
+#   dp-ref       data_parallel=1 against the code before it (5bf351b), CartPole preset, 1 and 8
+#                seeds, 7 alternating rounds in one process (scripts/bench_layout.py; needs git
+#                in the copy). Target: new / old <= 1.02. On CPU the programs are op for op the
+#                same (scripts/results/data-parallel/hlo-5bf351b.json).
+#   craftax100m  Craftax-Classic-Symbolic, the Craftax paper's PPO settings, 100M steps on one
+#                GPU (scripts/bench_data_parallel.py craftax; goal: under 5 minutes). Needs
+#                craftax's wheels in .whl: python3 -m pip download --no-deps --only-binary=:all:
+#                --python-version 3.12 --platform manylinux2014_x86_64 -d .whl craftax==1.6.1
+#                imageio pygame (craftax imports both; flax and matplotlib are in the base set).
+#   dp-scaling   one Craftax agent of 1024 envs, data_parallel = the device count, on 1, 2, 4
+#                and 8 GPUs (scripts/bench_data_parallel.py scaling): env steps/s per count.
+#                Only meaningful on a machine with several GPUs.
 #   tests        a fast part of the test suite (about 115 s).
 # Example, one lease:  bash scripts/gpu_measure.sh bench mlp:SpaceInvaders-MinAtar tests
 # Run one phase at a time: on the H200 lent here, four sweeps as concurrent processes
@@ -77,11 +89,20 @@ for phase in "$@"; do
       timeout -k 10 "$(left)" python3 scripts/ablation.py --brax --brax-backend mjx --resume \
           --out runs/gpu/ablation 2>&1 | tail -30 | tee -a "$OUT/gpu.txt"
       tar czf "$OUT/ablation.tgz" -C runs/gpu ablation ;;
+    dp-ref)
+      timeout -k 10 "$(left)" python3 scripts/bench_layout.py --ref 5bf351b --populations 1 8 \
+          --repeats 7 --out "$OUT/dp_ref.jsonl" --no-manifest 2>&1 | tail -12 | tee -a "$OUT/gpu.txt" ;;
+    craftax100m)
+      timeout -k 10 "$(left)" python3 scripts/bench_data_parallel.py craftax --out "$OUT" \
+          --no-manifest 2>&1 | tail -3 | tee -a "$OUT/gpu.txt" ;;
+    dp-scaling)
+      timeout -k 10 "$(left)" python3 scripts/bench_data_parallel.py scaling --out "$OUT" \
+          --no-manifest 2>&1 | tail -8 | tee -a "$OUT/gpu.txt" ;;
     tests)
       timeout -k 10 "$(left)" python3 -m pytest -q -x -p no:cacheprovider -n 4 tests/test_gae.py \
           tests/test_loss.py tests/test_train.py tests/test_recurrent.py > "$OUT/tests.log" 2>&1
       echo "tests: rc $?" | tee -a "$OUT/tests.log"; tail -3 "$OUT/tests.log" ;;
-    *) echo "unknown phase $phase (bench, mlp:GAME, cnn:GAME, table:ENV, ablation-brax, tests)"; exit 2 ;;
+    *) echo "unknown phase $phase (bench, mlp:GAME, cnn:GAME, table:ENV, ablation-brax, dp-ref, craftax100m, dp-scaling, tests)"; exit 2 ;;
   esac
 done
 echo "total $(( $(date +%s) - start )) s" | tee -a "$OUT/gpu.txt"

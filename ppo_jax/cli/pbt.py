@@ -77,6 +77,9 @@ def add_arguments(p: argparse.ArgumentParser, argv: list[str]) -> None:
     p.add_argument("--resume", type=Path, metavar="DIR",
                    help="continue the run in DIR from its checkpoint (its settings are kept)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--group-devices", type=int, default=1, metavar="N",
+                   help="devices each member's env groups (--set data_parallel=G) are split over: "
+                        "the devices form a mesh of members x N (default: %(default)s, members only)")
 
 
 def parse_factors(text: str) -> tuple[float, float]:
@@ -157,7 +160,8 @@ def run(args: argparse.Namespace, argv: list[str]):
         while result is None or not result.complete:
             step = min(x for x in (chunk, todo, 10**9) if x is not None)
             result = pbt(config, kwargs["space"], resume=result, max_generations=step,
-                         progress=progress, **{k: v for k, v in kwargs.items() if k != "space"})
+                         progress=progress, group_devices=args.group_devices,
+                         **{k: v for k, v in kwargs.items() if k != "space"})
             write_outputs(result, out)
             todo = None if todo is None else todo - step
             if todo == 0:

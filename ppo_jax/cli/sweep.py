@@ -56,6 +56,9 @@ def add_arguments(p: argparse.ArgumentParser, argv: list[str]) -> None:
     p.add_argument("--track-population", choices=("agents", "reduce"), default="agents",
                    help="agents: a curve per (configuration, seed); reduce: per configuration, "
                         "mean/min/max over seeds (default: %(default)s)")
+    p.add_argument("--group-devices", type=int, default=1, metavar="N",
+                   help="devices each member's env groups (--set data_parallel=G) are split over: "
+                        "the devices form a mesh of members x N (default: %(default)s, members only)")
     p.add_argument("--distributed", action="store_true",
                    help="call jax.distributed.initialize() first (multi-host; see the docs guide 'Scaling out')")
     p.add_argument("--coordinator-address", help="host:port of process 0 (--distributed)")
@@ -145,7 +148,8 @@ def run(args: argparse.Namespace, argv: list[str]):
             except (ValueError, ImportError) as err:
                 raise UsageError(f"--track: {err}") from err
         try:
-            result = sweep(base, grid, num_seeds=args.num_seeds, seed=args.seed, logger=loggers or None)
+            result = sweep(base, grid, num_seeds=args.num_seeds, seed=args.seed, logger=loggers or None,
+                           group_devices=args.group_devices)
         except ValueError as err:  # the grid's values are checked before anything is compiled
             raise UsageError(str(err)) from err
     finally:

@@ -92,6 +92,16 @@ class PPOConfig:
       num_steps: rollout length per env and update.
       num_minibatches: minibatches per epoch; must divide num_envs * num_steps.
       update_epochs: passes over the rollout per update.
+      data_parallel: how many groups the agent's num_envs are split into
+        (default 1: one group, the plain algorithm). Each group's rollout and
+        GAE stay local; each minibatch takes an equal share from every group,
+        shuffled within the group; the loss is the mean over the whole
+        minibatch (so gradients are averaged over groups), and advantage
+        normalization and the running observation and reward statistics use
+        every group's data, so all groups hold the same parameters. It fixes
+        the maths; the devices (`make_train(..., devices=)`, `train_seeds`,
+        `sweep`, `pbt`) fix only where each group runs. Must divide num_envs,
+        and each group's share of the batch must divide into num_minibatches.
       hidden_sizes: widths of the actor and critic MLPs (separate networks).
       activation: one of "tanh", "relu", "gelu", "silu", "elu".
       network: "mlp" (default); "cnn": a convolutional torso before each
@@ -129,6 +139,7 @@ class PPOConfig:
     num_steps: int = 128
     num_minibatches: int = 4
     update_epochs: int = 4
+    data_parallel: int = 1
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
     network: str = "mlp"
@@ -151,7 +162,7 @@ class PPOConfig:
         object.__setattr__(self, "env_options", _options_tuple(self.env_options))
         _check_env(self.env, self.env_options)
         for name in ("total_timesteps", "num_envs", "num_steps", "num_minibatches",
-                     "update_epochs"):
+                     "update_epochs", "data_parallel"):
             check_positive_int(getattr(self, name), name, "PPOConfig")
         for name in ("hidden_sizes", "conv_channels"):
             self._check_sizes(name)
@@ -178,6 +189,7 @@ class PPOConfig:
                 f" = {self.batch_size} is not divisible by num_minibatches = {self.num_minibatches}"
             )
         check_sequence_settings(self)
+        check_data_parallel(self)
         if self.minibatch_size < 2:
             raise ValueError(
                 f"PPOConfig: a minibatch of {self.minibatch_size} sample (batch {self.batch_size} / "
@@ -298,6 +310,34 @@ def check_sequence_settings(config: PPOConfig) -> None:
             f"{sequences} sequences of a recurrent update (num_envs {config.num_envs} x "
             f"num_steps {config.num_steps} / sequence_length {length}); minibatches hold whole "
             f"sequences, so use a divisor of {sequences}")
+
+
+def _divisors(n: int) -> str:
+    return ", ".join(str(d) for d in range(1, n + 1) if n % d == 0)
+
+
+def check_data_parallel(config: PPOConfig) -> None:
+    """ValueError naming the field: data_parallel divides num_envs, and every group's share of
+    the batch (its samples, or its sequences for a recurrent network) divides into
+    num_minibatches, so each minibatch takes an equal share from every group."""
+    groups = config.data_parallel
+    if config.num_envs % groups:
+        raise ValueError(
+            f"PPOConfig.data_parallel = {groups} does not divide num_envs = {config.num_envs}: "
+            f"each of the {groups} groups holds num_envs / data_parallel envs; use a divisor of "
+            f"{config.num_envs} ({_divisors(config.num_envs)}), or num_envs a multiple of {groups}")
+    if groups == 1:
+        return
+    units = config.num_envs // groups * config.num_steps  # one group's samples
+    what = "samples (num_envs / data_parallel x num_steps)"
+    if config.recurrent:
+        units = config.num_envs // groups * (config.num_steps // config.bptt_length)
+        what = "sequences (num_envs / data_parallel x num_steps / sequence_length)"
+    if units % config.num_minibatches:
+        raise ValueError(
+            f"PPOConfig.num_minibatches = {config.num_minibatches} does not divide one group's "
+            f"{units} {what} with data_parallel = {groups}: each minibatch takes an equal share "
+            f"from every group; use num_minibatches in ({_divisors(units)})")
 
 
 def check_eval_settings(config: PPOConfig) -> None:

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ppo_jax.config.config import PPOConfig
+from ppo_jax.core.placement import GroupPlacement, place_groups
 from ppo_jax.envs.adapters import Adapter, make_env
 from ppo_jax.networks.feedforward import ActorCritic
 from ppo_jax.networks.init import init_params
@@ -21,17 +22,24 @@ from ppo_jax.networks.registry import make_network
 
 @dataclasses.dataclass(frozen=True)
 class AgentContext:
-    """config: the static settings; adapter: the wrapped env; network: the actor-critic."""
+    """config: the static settings; adapter: the wrapped env; network: the actor-critic;
+    placement: where the agent's env groups run (None: wherever the program runs)."""
 
     config: PPOConfig
     adapter: Adapter
     network: ActorCritic
+    placement: GroupPlacement | None = None
+
+    def place(self, tree, axis: int = 0):
+        """`tree` with its env (or group-major sample) axis `axis` split over the placement's devices."""
+        return place_groups(self.placement, tree, axis)
 
 
-def make_context(config: PPOConfig, env=None, env_params=None) -> AgentContext:
+def make_context(config: PPOConfig, env=None, env_params=None,
+                 placement: GroupPlacement | None = None) -> AgentContext:
     """The adapter for `env` (a gymnax Environment; default: `config.env`) and its network."""
     adapter = make_env(config.env, env, env_params, config.env_options)
-    return AgentContext(config, adapter, make_network(config, adapter.spec, adapter.env_name))
+    return AgentContext(config, adapter, make_network(config, adapter.spec, adapter.env_name), placement)
 
 
 def _shapes(tree) -> dict[str, tuple]:

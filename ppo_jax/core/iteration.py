@@ -42,7 +42,7 @@ def init_state(ctx: AgentContext, key: jax.Array, hparams: HParams) -> TrainStat
     config = ctx.config
     key, net_key, env_key = jax.random.split(key, 3)
     params = init_params(ctx.network, net_key, ctx.adapter.spec.obs_dim)
-    obs, env_state = jax.vmap(ctx.adapter.reset)(jax.random.split(env_key, config.num_envs))
+    obs, env_state = ctx.place(jax.vmap(ctx.adapter.reset)(jax.random.split(env_key, config.num_envs)))
     return TrainState(
         env_name=ctx.adapter.env_name,
         custom_env=ctx.adapter.custom,
@@ -126,23 +126,40 @@ def reshaped_batch(traj: Transition, advantages: jax.Array, targets: jax.Array, 
     )
 
 
-def to_batch(traj: Transition, advantages: jax.Array, targets: jax.Array) -> Batch:
-    """[T, B, ...] rollout -> flat [T * B, ...] batch."""
-    return reshaped_batch(traj, advantages, targets, lambda x: x.reshape((-1,) + x.shape[2:]))
+def group_major(x: jax.Array, groups: int, place=None) -> jax.Array:
+    """[K, B, ...] -> [K * B, ...] with group g's envs (b in g * B / G ... (g + 1) * B / G - 1)
+    in rows g * K * B / G ... (g + 1) * K * B / G - 1, each group in (k, b) order. One group:
+    the plain reshape, row k * B + b. `place(x, axis)` (`AgentContext.place`) keeps each
+    group's rows on its devices through the reshapes (XLA would otherwise gather them)."""
+    if groups == 1:
+        return x.reshape((-1,) + x.shape[2:])
+    place = place or (lambda tree, axis=0: tree)
+    k, num_envs = x.shape[:2]
+    x = place(x.reshape((k, groups, num_envs // groups) + x.shape[2:]), 1)
+    x = place(jnp.swapaxes(x, 0, 1), 0)
+    return place(x.reshape((k * num_envs,) + x.shape[3:]), 0)
 
 
-def to_sequences(traj: Transition, advantages: jax.Array, targets: jax.Array, length: int) -> Batch:
+def to_batch(traj: Transition, advantages: jax.Array, targets: jax.Array, groups: int = 1,
+             place=None) -> Batch:
+    """[T, B, ...] rollout -> flat [T * B, ...] batch, group-major (`group_major`)."""
+    return reshaped_batch(traj, advantages, targets, lambda x: group_major(x, groups, place))
+
+
+def to_sequences(traj: Transition, advantages: jax.Array, targets: jax.Array, length: int,
+                 groups: int = 1, place=None) -> Batch:
     """[T, B, ...] rollout -> S = (T / length) * B sequences of `length` steps: leaves
     [S, length, ...], sequence k * B + b holding env b's steps k * length ... (k + 1) * length - 1,
-    with the carry stored entering its first step (`Batch.hidden`, leaves [S, ...])."""
+    with the carry stored entering its first step (`Batch.hidden`, leaves [S, ...]).
+    With `groups` > 1 the sequences are group-major (`group_major` over (k, b))."""
     num_steps, num_envs = traj.reward.shape
     chunks = num_steps // length
 
-    def split(x):  # [T, B, ...] -> [chunks * B, length, ...]
-        x = x.reshape((chunks, length, num_envs) + x.shape[2:])
-        return jnp.swapaxes(x, 1, 2).reshape((chunks * num_envs, length) + x.shape[3:])
+    def split(x):  # [T, B, ...] -> [chunks, B, length, ...] -> [chunks * B, length, ...]
+        x = jnp.swapaxes(x.reshape((chunks, length, num_envs) + x.shape[2:]), 1, 2)
+        return group_major(x, groups, place)
 
-    first_steps = lambda h: h[::length].reshape((chunks * num_envs,) + h.shape[2:])
+    first_steps = lambda h: group_major(h[::length], groups, place)
     return reshaped_batch(traj, advantages, targets, split).replace(
         episode_start=split(traj.episode_start), hidden=jax.tree.map(first_steps, traj.hidden))
 
@@ -179,10 +196,11 @@ def next_state_values(ctx: AgentContext, params, traj: Transition, carry: Rollou
     """V(s'_t) for GAE, float32 [T, B] (`rollout.bootstrap_values`): the value of the
     observation after the rollout, and of each truncated step's final observation."""
     network = ctx.network
+    groups = ctx.config.data_parallel
     last_obs = observe(carry.obs_stats, carry.obs, ctx.config.normalize_observations)
     if carry.memory is None:
         value_fn = functools.partial(network.apply, params, method="value")
-        return bootstrap_values(traj, value_fn(last_obs), value_fn)
+        return bootstrap_values(traj, value_fn(last_obs), value_fn, groups=groups, place=ctx.place)
     memory = carry.memory
     last_value = recurrent_value(network, params, memory.hidden, last_obs, memory.episode_start)
     # The carry after step t (entering step t + 1, before any reset): a final
@@ -191,7 +209,7 @@ def next_state_values(ctx: AgentContext, params, traj: Transition, carry: Rollou
                                traj.hidden, memory.hidden)
     final_value = lambda inputs: recurrent_value(network, params, inputs[1], inputs[0],
                                                  jnp.zeros(inputs[0].shape[:1], bool))
-    return bootstrap_values(traj, last_value, final_value, (traj.next_obs, carry_after))
+    return bootstrap_values(traj, last_value, final_value, (traj.next_obs, carry_after), groups, ctx.place)
 
 
 def is_diverged(params, loss_metrics: dict) -> jax.Array:
@@ -280,8 +298,9 @@ def ppo_iteration(state: TrainState, _, *, ctx: AgentContext, hparams: HParams):
     config, network = ctx.config, ctx.network
     key, rollout_key, update_key = jax.random.split(state.key, 3)
     rollout_carry = RolloutCarry(
-        state.env_state, state.obs, state.obs_stats, state.reward_scaler, EpisodeTally.zeros(),
-        state.memory,
+        *ctx.place((state.env_state, state.obs)), state.obs_stats,
+        state.reward_scaler.replace(discounted_return=ctx.place(state.reward_scaler.discounted_return)),
+        EpisodeTally.zeros(), ctx.place(state.memory),
     )
     rollout_carry, traj = collect_rollout(
         rollout_carry,
@@ -293,16 +312,18 @@ def ppo_iteration(state: TrainState, _, *, ctx: AgentContext, hparams: HParams):
         num_steps=config.num_steps,
         normalize_observations=config.normalize_observations,
         normalize_rewards=config.normalize_rewards,
+        place=ctx.place,
     )
     next_values = next_state_values(ctx, state.params, traj, rollout_carry)
     advantages, targets = compute_gae(
         traj.reward, traj.value, next_values, traj.terminated, traj.done,
         hparams.gamma, hparams.gae_lambda,
     )
+    groups = config.data_parallel
     if config.recurrent:
-        batch = to_sequences(traj, advantages, targets, config.bptt_length)
+        batch = to_sequences(traj, advantages, targets, config.bptt_length, groups, ctx.place)
     else:
-        batch = to_batch(traj, advantages, targets)
+        batch = to_batch(traj, advantages, targets, groups, ctx.place)
     apply_fn = batch_apply_fn(network, config.recurrent)
     learning_rate = learning_rate_at(config, hparams, state.update_step)
     params, opt_state, loss_metrics = update_policy(
@@ -316,6 +337,8 @@ def ppo_iteration(state: TrainState, _, *, ctx: AgentContext, hparams: HParams):
         update_epochs=config.update_epochs,
         num_minibatches=config.num_minibatches,
         early_stop=config.early_stop,
+        groups=groups,
+        place=None if ctx.placement is None else ctx.place,
     )
     # The KL between the policies before and after the whole update: what the
     # adaptive rule reacts to (one more policy pass, so only where it is used).

@@ -153,10 +153,13 @@ def collect_rollout(
     num_steps: int,
     normalize_observations: bool,
     normalize_rewards: bool,
+    place=None,
 ) -> tuple[RolloutCarry, Transition]:
     """Runs `num_steps` steps; the Transition's leaves are [T, B, ...].
 
     All the rollout's randomness is drawn up front (`draw_rollout_noise`).
+    `place(tree, axis)` keeps the env axis `axis` on each env group's devices
+    (`AgentContext.place`; None: no placement).
     """
     body = functools.partial(
         rollout_step,
@@ -168,6 +171,8 @@ def collect_rollout(
         normalize_rewards=normalize_rewards,
     )
     noise = draw_rollout_noise(key, adapter, num_steps, carry.obs.shape[0])
+    if place is not None:
+        noise = place(noise, 1)
     carry, traj = jax.lax.scan(body, carry, noise)
     if traj.value is not None:  # recurrent: computed step by step
         return carry, traj
@@ -184,7 +189,8 @@ class _TruncatedValues:
     start: jax.Array
 
 
-def bootstrap_values(traj: Transition, last_value: jax.Array, value_fn, final_inputs=None) -> jax.Array:
+def bootstrap_values(traj: Transition, last_value: jax.Array, value_fn, final_inputs=None,
+                     groups: int = 1, place=None) -> jax.Array:
     """V(s'_t), the value of the state each step reached: float32 [T, B].
 
     Where step t did not end an episode, s'_t is the next step's observation,
@@ -196,15 +202,37 @@ def bootstrap_values(traj: Transition, last_value: jax.Array, value_fn, final_in
     used (GAE cuts the bootstrap) and is left as traj.value[t + 1].
     final_inputs: what `value_fn` takes per row, leaves [T, B, ...] (default
     traj.next_obs; a recurrent network also needs its carry after step t).
+    groups: with G > 1 (`PPOConfig.data_parallel`) each group of B / G envs finds
+    its own truncated rows (B / G at a time), so the work stays on the group's
+    devices; `place(x, axis)` keeps it there (`AgentContext.place`). Same values.
     """
     num_steps, num_envs = traj.value.shape
     chex.assert_shape(last_value, (num_envs,))
-    next_values = jnp.concatenate([traj.value[1:], last_value[None]], axis=0).reshape(-1)
-    truncated = (traj.done & ~traj.terminated).reshape(-1)
+    final_inputs = traj.next_obs if final_inputs is None else final_inputs
+    truncated = traj.done & ~traj.terminated
+    if groups == 1:
+        return _bootstrap(traj.value, truncated, last_value, value_fn, final_inputs)
+    place = place or (lambda tree, axis=0: tree)
+
+    def by_group(x, env_axis=1):  # [.., B, ...] -> [G, .., B / G, ...], group axis placed
+        x = x.reshape(x.shape[:env_axis] + (groups, num_envs // groups) + x.shape[env_axis + 1:])
+        return place(jnp.moveaxis(x, env_axis, 0), 0)
+
+    values = jax.vmap(functools.partial(_bootstrap, value_fn=value_fn))(
+        by_group(traj.value), by_group(truncated), by_group(last_value, 0),
+        final_inputs=jax.tree.map(by_group, final_inputs))
+    return jnp.moveaxis(values, 0, 1).reshape(num_steps, num_envs)  # [T, G, B / G] -> [T, B]
+
+
+def _bootstrap(value: jax.Array, truncated: jax.Array, last_value: jax.Array, value_fn,
+               final_inputs) -> jax.Array:
+    """`bootstrap_values` for one group of envs: value, truncated [T, B]; last_value [B]."""
+    num_steps, num_envs = value.shape
+    next_values = jnp.concatenate([value[1:], last_value[None]], axis=0).reshape(-1)
+    truncated = truncated.reshape(-1)
     n = truncated.size
     # Indices of the truncated rows, then padding (n: out of range, dropped).
     (rows,) = jnp.nonzero(truncated, size=n + num_envs, fill_value=n)
-    final_inputs = traj.next_obs if final_inputs is None else final_inputs
     final_inputs = jax.tree.map(lambda x: x.reshape((n,) + x.shape[2:]), final_inputs)
 
     def add_chunk(carry: _TruncatedValues) -> _TruncatedValues:

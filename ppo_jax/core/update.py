@@ -111,17 +111,36 @@ def random_permutation(key: jax.Array, n: int) -> jax.Array:
     return (jnp.sort(random_high | index) & ((1 << index_bits) - 1)).astype(jnp.int32)
 
 
-def shuffle_into_minibatches(key: jax.Array, batch: Batch, num_minibatches: int) -> Batch:
-    """Permutes a batch [N, ...] and splits it: leaves [num_minibatches, N / num_minibatches, ...]."""
+def shuffle_into_minibatches(key: jax.Array, batch: Batch, num_minibatches: int, groups: int = 1) -> Batch:
+    """Permutes a batch [N, ...] and splits it: leaves [num_minibatches, N / num_minibatches, ...].
+
+    With `groups` G > 1 (`PPOConfig.data_parallel`) the batch is group-major (rows
+    g * N / G ... (g + 1) * N / G - 1 are group g's): each group's rows are permuted
+    within the group (group g with the g-th of `jax.random.split(key, G)`), and
+    minibatch m is group 0's m-th share, then group 1's, and so on, N / (G M) rows each.
+    """
     n = batch.obs.shape[0]
-    perm = random_permutation(key, n)
-    return jax.tree.map(
-        lambda x: jnp.take(x, perm, axis=0).reshape((num_minibatches, n // num_minibatches) + x.shape[1:]),
-        batch,
-    )
+    if groups == 1:
+        perm = random_permutation(key, n)
+        return jax.tree.map(
+            lambda x: jnp.take(x, perm, axis=0).reshape((num_minibatches, n // num_minibatches) + x.shape[1:]),
+            batch,
+        )
+    per_group = n // groups
+    share = per_group // num_minibatches
+    perms = jax.vmap(random_permutation, in_axes=(0, None))(jax.random.split(key, groups), per_group)
+
+    def split(x):  # [N, ...] -> [G, N / G, ...] -> permuted in-group -> [M, G * share, ...]
+        x = x.reshape((groups, per_group) + x.shape[1:])
+        x = jax.vmap(lambda rows, perm: jnp.take(rows, perm, axis=0))(x, perms)
+        x = jnp.swapaxes(x.reshape((groups, num_minibatches, share) + x.shape[2:]), 0, 1)
+        return x.reshape((num_minibatches, groups * share) + x.shape[3:])
+
+    return jax.tree.map(split, batch)
 
 
-def epoch_step(carry: EpochCarry, _, *, batch: Batch, num_minibatches: int, minibatch_body) -> tuple:
+def epoch_step(carry: EpochCarry, _, *, batch: Batch, num_minibatches: int, minibatch_body,
+               groups: int = 1, place=None) -> tuple:
     """One epoch (the body of `update_policy`'s scan): reshuffles `batch`, then scans the minibatches.
 
     Args:
@@ -130,12 +149,17 @@ def epoch_step(carry: EpochCarry, _, *, batch: Batch, num_minibatches: int, mini
       batch: the whole update's batch, leaves [N, ...].
       num_minibatches: how many minibatches to split it into.
       minibatch_body: `minibatch_step` with its keyword arguments bound.
+      groups: the batch's groups (`shuffle_into_minibatches`).
+      place: tree, axis -> tree, keeping the group-major axis `axis` on its groups'
+        devices (`AgentContext.place`); None: no placement.
 
     Returns:
       (the carry after the epoch, with a fresh key; metrics, leaves [num_minibatches]).
     """
     key, perm_key = jax.random.split(carry.key)
-    minibatches = shuffle_into_minibatches(perm_key, batch, num_minibatches)
+    minibatches = shuffle_into_minibatches(perm_key, batch, num_minibatches, groups)
+    if place is not None:
+        minibatches = place(minibatches, 1)
     mb_carry, metrics = jax.lax.scan(minibatch_body, carry.minibatch, minibatches)
     return EpochCarry(mb_carry, key), metrics
 
@@ -152,8 +176,11 @@ def update_policy(
     update_epochs: int,
     num_minibatches: int,
     early_stop: bool,
+    groups: int = 1,
+    place=None,
 ) -> tuple[object, object, dict]:
-    """Runs update_epochs x num_minibatches steps on `batch` (leaves [N, ...]).
+    """Runs update_epochs x num_minibatches steps on `batch` (leaves [N, ...], group-major
+    with `groups` > 1: see `shuffle_into_minibatches`; `place` as in `epoch_step`).
 
     Returns (params, opt_state, metrics); metrics are means over the minibatch
     steps that ran, plus `early_stopped`, the fraction skipped.
@@ -162,7 +189,8 @@ def update_policy(
         minibatch_step, apply_fn=apply_fn, settings=settings, options=options, early_stop=early_stop
     )
     body = functools.partial(
-        epoch_step, batch=batch, num_minibatches=num_minibatches, minibatch_body=minibatch_body
+        epoch_step, batch=batch, num_minibatches=num_minibatches, minibatch_body=minibatch_body,
+        groups=groups, place=place,
     )
     init = EpochCarry(MinibatchCarry(params, opt_state, jnp.asarray(False)), key)
     final, metrics = jax.lax.scan(body, init, None, length=update_epochs)

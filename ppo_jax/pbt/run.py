@@ -39,7 +39,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ppo_jax.config.config import PPOConfig
 from ppo_jax.config.hparams import HPARAM_FIELDS, HParams
@@ -48,8 +48,10 @@ from ppo_jax.envs import Environment, EnvParams
 from ppo_jax.parallel.compile import compile_population
 from ppo_jax.parallel.mesh import (
     check_devices,
+    check_group_devices,
     member_devices,
     member_sharding,
+    population_mesh,
     sharding_constraint,
     to_host,
 )
@@ -120,7 +122,7 @@ def run_generations(state: PBTState, *, population: Population, plan: PBTPlan,
     return jax.lax.scan(body, state, None, length=plan.num_generations)
 
 
-def build_program(config: PPOConfig, env, env_params, devices: tuple, plan: PBTPlan, hook,
+def build_program(config: PPOConfig, env, env_params, devices: tuple | Mesh, plan: PBTPlan, hook,
                   fresh: bool, sink=None) -> Callable:
     """Jitted PBT program over S vmapped runs.
 
@@ -129,7 +131,8 @@ def build_program(config: PPOConfig, env, env_params, devices: tuple, plan: PBTP
     History leaves are [S, G, P, ...].
     """
     # The members: one population program (per-member HParams), vmapped again over runs.
-    population = make_population(config, env, env_params, hook, sink, shared_hparams=False)
+    population = make_population(config, env, env_params, hook, sink, shared_hparams=False,
+                                 devices=devices if isinstance(devices, Mesh) else None)
     run = functools.partial(run_generations, population=population, plan=plan,
                             constrain=sharding_constraint(devices))
     if not fresh:
@@ -225,7 +228,7 @@ def _run_program(static_config, env, env_params, devices, plan, hook, args, fres
     return state, history, compiled_now
 
 
-def _place_state(state: PBTState, devices: tuple) -> PBTState:
+def _place_state(state: PBTState, devices: tuple | Mesh) -> PBTState:
     """A resumed state's arrays with the member axis (axis 1, after seeds) over `devices`."""
     members = member_sharding(devices, 1)
     replicated = NamedSharding(members.mesh, PartitionSpec())
@@ -274,6 +277,7 @@ def pbt(
     resume: PBTResult | None = None,
     env: Environment | None = None,
     env_params: EnvParams | None = None,
+    group_devices: int = 1,
 ) -> PBTResult:
     """Population-based training of `population` PPO agents, `num_seeds` independent runs.
 
@@ -297,6 +301,8 @@ def pbt(
       seed: integer seed.
       devices: devices to split the member axis over (default `jax.devices()`);
         the largest count that divides `population` evenly is used.
+        With `group_devices` > 1 they form a mesh of members x group_devices,
+        each member's env groups (`PPOConfig.data_parallel`) split over a row.
       progress: None/False, True (a tqdm bar) or a hook, as in `make_trainer`;
         one report per update for the whole population.
       logger: a `ppo_jax.loggers.Logger` or a list of them: one curve per member,
@@ -343,7 +349,11 @@ def pbt(
     fitness = check_fitness(fitness, population, ready_every)
     num_seeds = check_positive_int(num_seeds, "num_seeds", "pbt")
     seed = check_integer(seed, "seed", "pbt")
-    devices = member_devices(check_devices(devices, "pbt"), population)
+    devices = check_devices(devices, "pbt")
+    group_devices = check_group_devices(group_devices, config.data_parallel, len(devices), "pbt")
+    members = math.gcd(population, len(devices) // group_devices)  # devices for the member axis
+    devices = (member_devices(devices, population) if group_devices == 1
+               else population_mesh(devices[: members * group_devices], group_devices))
     hook = resolve_progress(progress)
     sink = bind_logger(logger, config, METRIC_NAMES, agents=pbt_agents(config, num_seeds, population))
     total = config.num_updates // ready_every

@@ -11,11 +11,12 @@ the results), and each device vmaps training over its own members
 from __future__ import annotations
 
 import numpy as np
+from jax.sharding import Mesh
 
 from ppo_jax.config.config import PPOConfig
 from ppo_jax.config.hparams import HPARAM_FIELDS, HParams
 from ppo_jax.parallel.compile import compile_population
-from ppo_jax.parallel.mesh import global_array, population_sharding
+from ppo_jax.parallel.mesh import POPULATION_AXIS, global_array, mesh_member_sharding, population_sharding
 from ppo_jax.train import population_program
 
 
@@ -34,14 +35,19 @@ def population_rows(hparams: list[HParams], key_data: np.ndarray, num_devices: i
 
 
 def run_population(config: PPOConfig, hparams: list[HParams], key_data: np.ndarray,
-                   devices: tuple, env, env_params, sink=None) -> tuple[dict, bool]:
+                   devices: tuple | Mesh, env, env_params, sink=None) -> tuple[dict, bool]:
     """Dispatches one static group (configs `hparams` x seeds `key_data` [num_seeds, k]).
+
+    `devices`: a tuple (members split over them) or a (members x groups) `Mesh`.
 
     Returns (metrics as global arrays [P_padded, num_updates], not yet on the
     host; whether this call compiled the program).
     """
-    sharding = population_sharding(devices)
-    rows = population_rows(hparams, key_data, len(devices))
+    if isinstance(devices, Mesh):
+        sharding, num_member_slots = mesh_member_sharding(devices), devices.shape[POPULATION_AXIS]
+    else:
+        sharding, num_member_slots = population_sharding(devices), len(devices)
+    rows = population_rows(hparams, key_data, num_member_slots)
     args = {k: global_array(v, sharding) for k, v in rows.items()}
     key_data = args.pop("key_data")
     args = (key_data, HParams(**args))

@@ -32,7 +32,7 @@ from ppo_jax.config.config import PPOConfig
 from ppo_jax.config.hparams import HParams
 from ppo_jax.core.iteration import METRIC_NAMES
 from ppo_jax.envs import Environment, EnvParams
-from ppo_jax.parallel.mesh import check_devices, to_host
+from ppo_jax.parallel.mesh import check_devices, check_group_devices, population_mesh, to_host
 from ppo_jax.population.grids import configure, expand_grid
 from ppo_jax.population.result import SweepResult
 from ppo_jax.population.sharded import run_population
@@ -57,6 +57,7 @@ def sweep(
     env: Environment | None = None,
     env_params: EnvParams | None = None,
     logger: LoggerArg = None,
+    group_devices: int = 1,
 ) -> SweepResult:
     """Trains every configuration of `grid` with `num_seeds` seeds, sharded over `devices`.
 
@@ -79,6 +80,11 @@ def sweep(
         `population="reduce"` one per configuration (mean, min, max over seeds);
         each with that configuration's hyperparameters. Logged live, through
         the progress callback (a sweep with a logger compiles once per logger).
+      group_devices: how many devices each member's env groups
+        (`PPOConfig.data_parallel`) are split over: the devices form a mesh of
+        (len(devices) / group_devices) members x group_devices; default 1 (each
+        member on one device, members never communicate). Must divide every
+        configuration's data_parallel and the device count.
 
     Returns:
       `SweepResult`; metrics are float32 [num_configs, num_seeds, num_updates].
@@ -93,6 +99,9 @@ def sweep(
     groups: dict[PPOConfig, list[int]] = {}
     for i, cfg in enumerate(configs):
         groups.setdefault(dataclasses.replace(cfg, hparams=HParams()), []).append(i)
+    for static in groups:  # before anything compiles
+        check_group_devices(group_devices, static.data_parallel, len(devices), "sweep")
+    layout = devices if group_devices == 1 else population_mesh(devices, group_devices)
     key_data = np.asarray(jax.random.key_data(seed_keys(seed, num_seeds)))
     sinks = {static: bind_logger(logger, static, METRIC_NAMES,
                                  sweep_agents(configs, settings, indices, num_seeds))
@@ -100,7 +109,7 @@ def sweep(
     outputs, num_compiles = [], 0
     for static, indices in groups.items():  # dispatch every group before waiting on any
         output, compiled_now = run_population(static, [configs[i].hparams for i in indices],
-                                              key_data, devices, env, env_params, sinks[static])
+                                              key_data, layout, env, env_params, sinks[static])
         outputs.append(output)
         num_compiles += compiled_now
     metrics = _gather(outputs, list(groups.values()), len(configs), num_seeds,

@@ -18,7 +18,7 @@ from ppo_jax.config.config import PPOConfig
 from ppo_jax.config.hparams import HParams, validate_hparams
 from ppo_jax.core.context import AgentContext, make_context
 from ppo_jax.core.iteration import METRIC_NAMES, init_best, init_state, ppo_iteration
-from ppo_jax.core.placement import GroupPlacement
+from ppo_jax.core.placement import GROUPS_AXIS, GroupPlacement
 from ppo_jax.core.types import TrainState
 from ppo_jax.envs import Environment, EnvParams
 from ppo_jax.outputs import TrainOutput
@@ -145,6 +145,20 @@ def make_trainer(config: PPOConfig, env: Environment | None = None, env_params: 
                          agent_placement(devices, config.data_parallel, "make_trainer"))
 
 
+def place_state(state: TrainState, placement: GroupPlacement | None) -> TrainState:
+    """A concrete state (a loaded checkpoint, a state from other devices) put on the
+    placement's devices: its env leaves split over the groups, the rest replicated.
+    Unchanged without a placement or inside a trace (the constraints place it there)."""
+    if placement is None or isinstance(state.update_step, jax.core.Tracer):
+        return state
+    mesh = placement.mesh
+    state = jax.device_put(state, NamedSharding(mesh, PartitionSpec()))
+    envs = functools.partial(jax.device_put, device=NamedSharding(mesh, PartitionSpec(GROUPS_AXIS)))
+    return state.replace(env_state=envs(state.env_state), obs=envs(state.obs), memory=envs(state.memory),
+                         reward_scaler=state.reward_scaler.replace(
+                             discounted_return=envs(state.reward_scaler.discounted_return)))
+
+
 def _make_trainer(config: PPOConfig, env, env_params, progress: Progress, logger: LoggerArg,
                   placement: GroupPlacement | None) -> Trainer:
     """`make_trainer` with the groups' placement given as a `GroupPlacement` (or None)."""
@@ -167,6 +181,7 @@ def _make_trainer(config: PPOConfig, env, env_params, progress: Progress, logger
         check_schedule(state, num_updates, config)
         # The state records the env it is trained on (a static field).
         state = state.replace(env_name=ctx.adapter.env_name, custom_env=ctx.adapter.custom)
+        state = place_state(state, placement)
         return scan(state, hparams, num_updates=num_updates, agent_id=agent_id)
 
     return Trainer(init, run)
@@ -299,7 +314,18 @@ def _mesh_population(init: Callable, run: Callable, train: Callable, mesh: Mesh,
     hparams split over the mesh's first axis; the groups' constraints inside place the rest."""
     members = mesh_member_sharding(mesh)
     hp = NamedSharding(mesh, PartitionSpec()) if shared_hparams else members
-    return Population(jax.jit(init, in_shardings=(members, hp)), jax.jit(run, static_argnums=2),
+    jitted_run = jax.jit(run, static_argnums=2)
+
+    def placed_run(states, hparams, num_updates):
+        # States from elsewhere (a loaded checkpoint, on one device) are put on the mesh
+        # member-wise first; the constraints inside then split their env leaves over the
+        # groups. States already on the mesh, and traced ones, pass unchanged.
+        on_mesh = lambda x: (not isinstance(x, jax.Array) or isinstance(x, jax.core.Tracer) or (
+            isinstance(x.sharding, NamedSharding) and x.sharding.mesh == mesh))
+        states = jax.tree.map(lambda x: x if on_mesh(x) else jax.device_put(x, members), states)
+        return jitted_run(states, hparams, num_updates)
+
+    return Population(jax.jit(init, in_shardings=(members, hp)), placed_run,
                       jax.jit(train, in_shardings=(members, hp)))
 
 

@@ -140,6 +140,7 @@ SLOW_FILES = {
     "test_notebook.py",     # executes the quickstart notebook
     "test_presets.py",      # a one-update run of every preset: the preset smoke matrix
     "test_scripts_help.py",  # every script's --help in a fresh process
+    "test_distributed.py",   # several processes through jax.distributed
 }
 SLOW_PARAMS = {
     # Brax and Craftax compile for tens of seconds: their conformance cases (one compile
@@ -149,6 +150,9 @@ SLOW_PARAMS = {
     "test_docs.py": ("test_page_code_runs", "test_site_builds_strictly"),
 }
 SLOW_TESTS = {
+    "test_data_parallel.py": ("test_four_devices_equal_one", "test_members_by_groups_mesh_equals_one_device",
+                              "test_groups_change_only_the_minibatch_composition",
+                              "test_checkpoint_resume_and_evaluation_work_unchanged_on_four_devices"),
     "test_benchmark_script.py": ("test_in_process_run_writes_results_summary_and_plot",
                                  "test_one_seed_is_plain_jit_and_a_population_is_train_seeds_program",
                                  "test_suites_benchmark_records_env_steps_and_training",
@@ -220,6 +224,12 @@ SLOW_TESTS = {
                                 "test_legacy_uint32_key_equals_typed_key_bit_for_bit"),
     "test_returns_table.py": ("test_a_row_end_to_end_at_a_tiny_budget",),
     "test_rollout.py": ("test_training_reports_the_episodes_of_each_update",),
+    "test_runs.py": ("test_a_run_killed_by_sigkill_resumes_to_the_uninterrupted_one",
+                     "test_cli_sigterm_exits_3_and_resumes_to_the_uninterrupted_run",
+                     "test_a_signal_stops_after_the_chunk_and_the_handlers_come_back[SIGINT]",
+                     "test_unaligned_stop_realigns_its_chunks",
+                     "test_resume_run_extends_with_a_larger_budget",
+                     "test_devices_are_passed_to_make_population"),
     "test_sweep.py": ("test_grid_cells_equal_single_runs",
                       "test_static_field_grid_groups_compiles",
                       "test_concurrent_sweeps_each_count_their_own_compiles",

@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -260,3 +261,34 @@ def add_base_config_arguments(p: argparse.ArgumentParser) -> None:
                    "craftax/<id> (base: ppo_jax.preset(env)) (default: %(default)s)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a base setting (static field or HParams field); repeatable")
+
+
+# --- Several processes (hosts) through jax.distributed --------------------------------
+_INITIALIZED = "PPO_JAX_DISTRIBUTED_INITIALIZED"
+
+
+def add_distributed_arguments(p: argparse.ArgumentParser) -> None:
+    """--distributed and the three settings passed to `jax.distributed.initialize()`."""
+    p.add_argument("--distributed", action="store_true",
+                   help="call jax.distributed.initialize() first (multi-host; see the docs guide 'Scaling out')")
+    p.add_argument("--coordinator-address", help="host:port of process 0 (--distributed)")
+    p.add_argument("--num-processes", type=int, help="number of processes (--distributed)")
+    p.add_argument("--process-id", type=int, help="this process's index (--distributed)")
+
+
+def initialize_distributed(args: argparse.Namespace, argv: list[str], command: str) -> None:
+    """jax.distributed.initialize() with the --coordinator-address/--num-processes/--process-id.
+
+    It must run before anything starts a JAX backend, and importing ppo_jax (gymnax)
+    does, so the process re-executes itself (same pid, same arguments) as a Python
+    that calls initialize() first and then runs `ppo-jax <command> <argv>`.
+    """
+    if os.environ.get(_INITIALIZED) == "1":
+        return
+    init_args = (args.coordinator_address, args.num_processes, args.process_id)
+    os.environ[_INITIALIZED] = "1"
+    code = (f"import sys, jax; jax.distributed.initialize(*{init_args!r}); "
+            "from ppo_jax.cli.main import main; sys.exit(main(sys.argv[1:]))")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-c", code, command, *argv])

@@ -26,11 +26,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 from pathlib import Path
 
-from ppo_jax.cli.common import UsageError, add_base_config_arguments, parse_grid, parse_overrides, parse_range
+from ppo_jax.cli.common import (
+    UsageError,
+    add_base_config_arguments,
+    add_distributed_arguments,
+    initialize_distributed,
+    parse_grid,
+    parse_overrides,
+    parse_range,
+)
 
 NAME = "sweep"
 HELP = "a grid or random hyperparameter sweep (ppo_jax.sweep)"
@@ -59,11 +65,7 @@ def add_arguments(p: argparse.ArgumentParser, argv: list[str]) -> None:
     p.add_argument("--group-devices", type=int, default=1, metavar="N",
                    help="devices each member's env groups (--set data_parallel=G) are split over: "
                         "the devices form a mesh of members x N (default: %(default)s, members only)")
-    p.add_argument("--distributed", action="store_true",
-                   help="call jax.distributed.initialize() first (multi-host; see the docs guide 'Scaling out')")
-    p.add_argument("--coordinator-address", help="host:port of process 0 (--distributed)")
-    p.add_argument("--num-processes", type=int, help="number of processes (--distributed)")
-    p.add_argument("--process-id", type=int, help="this process's index (--distributed)")
+    add_distributed_arguments(p)
 
 
 def grid_from_args(args: argparse.Namespace):
@@ -95,34 +97,13 @@ def write_outputs(result, out: Path) -> None:
 
 # Set in the process that _initialize_distributed re-executes: it has called
 # jax.distributed.initialize() before importing ppo_jax.
-_INITIALIZED = "PPO_JAX_DISTRIBUTED_INITIALIZED"
-
-
-def _initialize_distributed(args: argparse.Namespace, argv: list[str]) -> None:
-    """jax.distributed.initialize() with the --coordinator-address/--num-processes/--process-id.
-
-    It must run before anything starts a JAX backend, and importing ppo_jax (gymnax)
-    does, so the process re-executes itself (same pid, same arguments) as a Python
-    that calls initialize() first and then runs this command.
-    """
-    if args.track:
-        raise UsageError("--track is not supported with --distributed yet (each process would "
-                         "write the same files)")
-    if os.environ.get(_INITIALIZED) == "1":
-        return
-    init_args = (args.coordinator_address, args.num_processes, args.process_id)
-    os.environ[_INITIALIZED] = "1"
-    code = (f"import sys, jax; jax.distributed.initialize(*{init_args!r}); "
-            "from ppo_jax.cli.main import main; sys.exit(main(sys.argv[1:]))")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-c", code, NAME, *argv])
-
-
 def run(args: argparse.Namespace, argv: list[str]):
     """Runs the sweep; process 0 prints the summary and writes the outputs. Returns the SweepResult."""
     if args.distributed:
-        _initialize_distributed(args, argv)
+        if args.track:
+            raise UsageError("--track is not supported with --distributed yet (each process would "
+                             "write the same files)")
+        initialize_distributed(args, argv, NAME)
     import jax
 
     from ppo_jax.config.presets import preset

@@ -29,6 +29,7 @@ from ppo_jax.pbt.run import pbt
 from ppo_jax.population.result import SweepResult
 from ppo_jax.population.search import random_search
 from ppo_jax.population.sweep import sweep
+from ppo_jax.runs import RunResult, load_run, resume_run, run_info, train_run
 from ppo_jax.tracking.loggers import (
     JsonlLogger,
     TensorBoardLogger,
@@ -47,6 +48,7 @@ __all__ = [
     "Population",
     "ProgressBar",
     "ProgressReport",
+    "RunResult",
     "SweepResult",
     "TensorBoardLogger",
     "TrainOutput",
@@ -59,6 +61,7 @@ __all__ = [
     "checkpoint_info",
     "evaluate",
     "load",
+    "load_run",
     "loggers",
     "make_logger",
     "make_population",
@@ -71,8 +74,11 @@ __all__ = [
     "preset_envs",
     "random_search",
     "register_network",
+    "resume_run",
+    "run_info",
     "save",
     "sweep",
+    "train_run",
     "train_seeds",
 ]
 

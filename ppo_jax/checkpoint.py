@@ -8,11 +8,11 @@ batch axes, e.g. [num_seeds]).
 
 Layout: an orbax `CheckpointManager` folder. Each save is a new numbered step
 written to a temporary folder and renamed into place only once complete, and
-the previous step is deleted only after that; a crash during a save leaves
-the previous checkpoint loadable. Inside a step: `state/` (the arrays, keyed
-by their path in the `TrainState`, PRNG keys stored as their raw key data)
-and `meta/` (JSON: format version, config, batch shape, update step and any
-user metadata).
+steps older than the `keep` latest (default 1) are deleted only after that; a
+crash during a save leaves the previous checkpoint loadable. Inside a step:
+`state/` (the arrays, keyed by their path in the `TrainState`, PRNG keys
+stored as their raw key data) and `meta/` (JSON: format version, config,
+batch shape, update step and any user metadata).
 """
 
 from __future__ import annotations
@@ -51,10 +51,10 @@ def _ocp():
     return ocp
 
 
-def _manager(path: str, create: bool):
+def _manager(path: str, create: bool, keep: int = 1):
     ocp = _ocp()
     options = ocp.CheckpointManagerOptions(
-        max_to_keep=1 if create else None, create=create, enable_async_checkpointing=False
+        max_to_keep=keep if create else None, create=create, enable_async_checkpointing=False
     )
     handlers = {"state": ocp.StandardCheckpointHandler(), "meta": ocp.JsonCheckpointHandler()}
     return ocp.CheckpointManager(os.path.abspath(path), options=options, item_handlers=handlers)
@@ -90,17 +90,20 @@ def _stored_struct(x: jax.ShapeDtypeStruct) -> jax.ShapeDtypeStruct:
 
 
 def save(path: str | os.PathLike, config: PPOConfig, state: TrainState, *,
-         metadata: dict | None = None) -> str:
+         metadata: dict | None = None, keep: int = 1) -> str:
     """Saves `state` (one agent or a population) and `config` to the folder `path`.
 
-    Atomic: the new checkpoint replaces the previous one in `path` only once
-    it is completely written. Returns the absolute path.
+    Atomic: the new checkpoint becomes the latest in `path` only once it is
+    completely written, and older ones past the `keep` latest are deleted only
+    after that. Returns the absolute path.
 
     Args:
-      path: checkpoint folder (created if needed); it holds the latest save only.
+      path: checkpoint folder (created if needed).
       config: the `PPOConfig` the state was trained with.
       state: a `TrainState`, leaves unbatched or with leading batch axes.
       metadata: JSON-serializable extras kept beside the config (see `checkpoint_info`).
+      keep: how many of the latest saves the folder keeps (default 1: the latest only);
+        `load` reads the latest, `checkpoint_info(path)["steps"]` lists those kept.
 
     Raises:
       ValueError: before anything is written, when `state` was not trained on
@@ -122,6 +125,8 @@ def save(path: str | os.PathLike, config: PPOConfig, state: TrainState, *,
         raise TypeError(f"save: config must be a PPOConfig, got {type(config).__name__}")
     if not isinstance(state, TrainState):
         raise TypeError(f"save: state must be a TrainState, got {type(state).__name__}")
+    if isinstance(keep, bool) or not isinstance(keep, (int, np.integer)) or keep < 1:
+        raise ValueError(f"save: keep must be a positive integer, got {keep!r}")
     if not state.custom_env:  # a custom env's shapes are unknown without its instance
         check_agent_fits(make_context(config), state, "save")
     ocp = _ocp()
@@ -136,7 +141,7 @@ def save(path: str | os.PathLike, config: PPOConfig, state: TrainState, *,
         "metadata": metadata or {},
     }
     json.dumps(meta)  # fail before writing anything if metadata is not JSON
-    mngr = _manager(path, create=True)
+    mngr = _manager(path, create=True, keep=int(keep))
     try:
         step = (mngr.latest_step() or 0) + 1
         mngr.save(step, args=ocp.args.Composite(
@@ -192,13 +197,16 @@ def checkpoint_info(path: str | os.PathLike) -> dict:
 
     Returns a dict: `config` (a PPOConfig), `batch_shape` (tuple: () for one
     agent, (num_seeds,) for a population), `update_step` (int), `metadata`
-    (the dict given to `save`), `step` (the orbax step number), `custom_env`
-    (the class name of the user-supplied env it was trained on, or None).
+    (the dict given to `save`), `step` (the orbax step number), `steps` (the
+    step numbers of every checkpoint the folder keeps, oldest first; see
+    `save`'s `keep`), `custom_env` (the class name of the user-supplied env it
+    was trained on, or None).
     """
     path = os.fspath(path)
     mngr, step = _open(path)
     try:
         meta = _read_meta(mngr, step, path)
+        steps = sorted(int(s) for s in mngr.all_steps())
     finally:
         mngr.close()
     return {
@@ -207,6 +215,7 @@ def checkpoint_info(path: str | os.PathLike) -> dict:
         "update_step": meta["update_step"],
         "metadata": meta.get("metadata", {}),
         "step": step,
+        "steps": steps,
         "custom_env": _custom_env(meta),
     }
 

@@ -308,6 +308,17 @@ def make_population(config: PPOConfig, env: Environment | None = None, env_param
     return _sharded_population(init, run, train, devices, shared_hparams)
 
 
+def _to_mesh(x: jax.Array, sharding: NamedSharding) -> jax.Array:
+    """`x` placed with `sharding`. Over several processes it goes through the host (the same
+    values on every process), keys as their key data."""
+    if jax.process_count() == 1:
+        return jax.device_put(x, sharding)
+    if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+        data = jax.device_put(np.asarray(jax.random.key_data(x)), sharding)
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+    return jax.device_put(np.asarray(x), sharding)
+
+
 def _mesh_population(init: Callable, run: Callable, train: Callable, mesh: Mesh,
                      shared_hparams: bool) -> Population:
     """`Population` on a (members x groups) mesh: `jit` with the member axis of the keys and
@@ -322,7 +333,7 @@ def _mesh_population(init: Callable, run: Callable, train: Callable, mesh: Mesh,
         # groups. States already on the mesh, and traced ones, pass unchanged.
         on_mesh = lambda x: (not isinstance(x, jax.Array) or isinstance(x, jax.core.Tracer) or (
             isinstance(x.sharding, NamedSharding) and x.sharding.mesh == mesh))
-        states = jax.tree.map(lambda x: x if on_mesh(x) else jax.device_put(x, members), states)
+        states = jax.tree.map(lambda x: x if on_mesh(x) else _to_mesh(x, members), states)
         return jitted_run(states, hparams, num_updates)
 
     return Population(jax.jit(init, in_shardings=(members, hp)), placed_run,

@@ -66,3 +66,33 @@ def test_sweep_with_groups_across_two_processes_equals_one_process(tmp_path):
     for column in ("policy_loss", "value_loss", "entropy", "grad_norm", "explained_variance"):
         np.testing.assert_allclose(a[column], b[column], rtol=1e-4, atol=1e-5, err_msg=column)
     np.testing.assert_array_equal(a["episode_return"], b["episode_return"])
+
+
+def test_train_with_groups_across_two_processes_resumes_and_equals_one_process(tmp_path):
+    """`ppo-jax train --distributed --devices all`: one seed's 2 groups on the two processes'
+    devices, stopped after 4 of 8 updates (checkpointed) and resumed, again over two
+    processes; equals one uninterrupted process on one device."""
+    run = ["train", "--env", "CartPole-v1", "--num-seeds", "1", "--data-parallel", "2", "--num-envs", "8",
+           "--num-steps", "32", "--total-timesteps", "2048", "--checkpoint-every", "2", "--no-progress",
+           "--no-plot"]
+    two = tmp_path / "two"
+    for args in ([*run, "--max-updates", "4", "--devices", "all", "--out", str(two)],
+                 ["train", "--resume", str(two), "--devices", "all", "--no-progress", "--no-plot"]):
+        for proc in run_two_processes(args):
+            assert proc.returncode == 0, proc.stderr[-3000:]
+    one = subprocess.run(cli(*run, "--out", str(tmp_path / "one")), cwd=REPO_ROOT, env=one_device_env(),
+                         capture_output=True, text=True, timeout=600)
+    assert one.returncode == 0, one.stderr[-3000:]
+    a, b = np.load(two / "metrics.npz"), np.load(tmp_path / "one" / "metrics.npz")
+    assert a["episode_return"].shape == b["episode_return"].shape == (1, 8)
+    np.testing.assert_array_equal(a["timesteps"], b["timesteps"])   # every update once
+    for name in ("policy_loss", "value_loss", "entropy", "grad_norm"):
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-4, atol=1e-5, err_msg=name)
+    np.testing.assert_array_equal(a["episode_return"], b["episode_return"])
+    import jax
+
+    import ppo_jax
+    _, state_two = ppo_jax.load(two / "checkpoint")
+    _, state_one = ppo_jax.load(tmp_path / "one" / "checkpoint")
+    for x, y in zip(jax.tree.leaves(state_two.params), jax.tree.leaves(state_one.params), strict=True):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4, atol=1e-6)

@@ -82,11 +82,13 @@ def default_label(run_dir: str | os.PathLike, config: dict) -> str:
 
 
 def plot_runs(runs: list[tuple[str, dict, dict]], out_path: str | os.PathLike,
-              title: str | None = None) -> str:
+              title: str | None = None, format: str | None = None) -> str:
     """Draws the two-panel figure for `runs` = [(label, config, metrics), ...] into out_path.
 
     `metrics`: name -> [num_seeds, num_updates] (`timesteps` and `episode_return`
-    required; the diagnostics drawn where present). Returns out_path.
+    required; the diagnostics drawn where present). `format` (e.g. "png"): the
+    image format, for a path whose extension does not name one (default: from the
+    extension). Returns out_path.
     """
     import matplotlib
     from matplotlib.figure import Figure
@@ -126,7 +128,7 @@ def plot_runs(runs: list[tuple[str, dict, dict]], out_path: str | os.PathLike,
     right.suptitle("training diagnostics (mean over seeds)", fontsize=10)
     out_path = os.fspath(out_path)
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-    fig.savefig(out_path, dpi=110)
+    fig.savefig(out_path, dpi=110, format=format)
     return out_path
 
 

@@ -11,6 +11,10 @@
 command. Bad input (an unknown flag, a value that does not parse, an output
 folder already in use) is reported with the flag and what it takes, exit code
 2, before anything is compiled or written.
+
+Exit codes: 0 done; 2 bad input; 3 `train` stopped by SIGTERM or Ctrl-C after
+saving its last chunk (resumable: `ppo-jax train --resume DIR`); 130
+interrupted (a second Ctrl-C, or one outside a training run).
 """
 
 from __future__ import annotations
@@ -72,7 +76,8 @@ def run_command(argv: list[str] | None = None) -> Any:
     (train: the output folder; sweep: the SweepResult; pbt: the PBTResult; evaluate: the
     results dict; plot: the PNG paths).
 
-    Raises SystemExit: 0 after --help, 2 on bad input (the message on stderr).
+    Raises SystemExit: 0 after --help, 2 on bad input (the message on stderr), 3 when
+    SIGTERM or SIGINT stopped `train` after saving its last chunk (resumable).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser, parsers = build_parser(argv)
@@ -87,7 +92,8 @@ def run_command(argv: list[str] | None = None) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     """The `ppo-jax` entry point: runs the subcommand; returns the exit code (0: done,
-    2: bad input, 130: interrupted)."""
+    2: bad input, 3: train stopped by SIGTERM/SIGINT with its last chunk saved, resumable;
+    130: interrupted)."""
     try:
         run_command(argv)
     except SystemExit as exc:

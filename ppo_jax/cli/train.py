@@ -11,12 +11,14 @@ Every `PPOConfig` and `HParams` field is a flag. Defaults are the env's
 preset (`ppo_jax.preset(env)`), or the plain `PPOConfig` defaults with
 `--no-preset`; `--help` shows them for the env given with `--env`.
 
-Writes to the output folder:
+Writes to the output folder (a run folder of `ppo_jax.train_run`, which this
+command is a thin layer over):
   config.json          the PPOConfig (PPOConfig.from_dict reads it back)
-  run.json             num_seeds, seed, updates done, wall time, command line
+  run.json             num_seeds, seed, updates done, status, wall time, command line
   metrics.csv          tidy: one row per (seed, update), one column per metric
   metrics.npz          raw arrays, one per metric: float32 [num_seeds, updates]
-  checkpoint/          the population's TrainState and config (ppo_jax.load reads it)
+  checkpoint/          the population's TrainState and config, the --keep-checkpoints
+                       latest saves (ppo_jax.load reads the latest)
   learning_curve.png   return vs env steps (mean over seeds, 95% band) + diagnostics
   tensorboard/, wandb/, metrics.jsonl   with --track: live curves, one per seed
 
@@ -25,6 +27,14 @@ touched) unless --resume continues the run in it or --overwrite replaces it.
 --overwrite removes the previous run's files above (and temporary files an
 interrupted save left) before training, so nothing stale stays beside the new
 run; it refuses a folder holding anything else, which it never deletes.
+
+SIGTERM (a scheduler's preemption) or Ctrl-C stops the run cleanly: it finishes
+the current chunk of --checkpoint-every updates (the whole run without it),
+saves its metrics and checkpoint, and exits with code 3 (interrupted,
+resumable: continue with --resume DIR). A second signal stops it at once.
+
+Exit codes: 0 done; 2 bad input (nothing compiled or written); 3 interrupted by
+SIGTERM or SIGINT, checkpoint saved, resumable; 130 a second Ctrl-C.
 """
 
 from __future__ import annotations
@@ -34,9 +44,7 @@ import contextlib
 import dataclasses
 import functools
 import io
-import json
 import os
-import time
 import warnings
 
 import numpy as np
@@ -44,23 +52,28 @@ import numpy as np
 from ppo_jax.cli.common import (
     BoolFlag,
     UsageError,
+    add_distributed_arguments,
     add_field_flag,
     attribute_docs,
     flag_help,
+    initialize_distributed,
     prepare_output_folder,
 )
 from ppo_jax.config.config import ACTIVATIONS, NETWORKS, OBJECTIVES, STATIC_FIELDS, PPOConfig
 from ppo_jax.config.hparams import HPARAM_FIELDS, HParams
-from ppo_jax.util.files import atomic_write
 
 NAME = "train"
 HELP = "train a population of PPO agents (one compile, vmapped over seeds)"
 USAGE = "ppo-jax train [--env ENV] [--num-seeds N] [--out DIR] [--resume DIR] [FLAG ...]"
 CHECKPOINT_DIR = "checkpoint"
 # Everything a run writes into its output folder (--overwrite removes exactly these, and
-# their temporary siblings left by an interrupted save).
+# their temporary siblings left by an interrupted save): the run folder's files
+# (ppo_jax.runs.RUN_FILES) and the --track outputs.
 RUN_FILES = ("config.json", "run.json", "metrics.csv", "metrics.npz", "learning_curve.png",
              CHECKPOINT_DIR, "metrics.jsonl", "tensorboard", "wandb")
+# The exit code of a run stopped by SIGTERM or SIGINT after saving its last chunk.
+EXIT_INTERRUPTED = 3
+DEFAULT_KEEP_CHECKPOINTS = 3
 
 
 # --- flags ---------------------------------------------------------------------------
@@ -85,17 +98,14 @@ def env_ids() -> tuple[str, ...]:
 
 
 def _defaults_for(pre: argparse.Namespace) -> tuple[PPOConfig, str, dict]:
-    """(config whose values are the flags' defaults, help note, num_seeds/seed defaults)."""
-    from ppo_jax.checkpoint import CheckpointError
+    """(config whose values are the flags' defaults, help note, run option defaults:
+    num_seeds, seed, checkpoint_every, keep_checkpoints)."""
     from ppo_jax.config.presets import preset
 
     if pre.resume is not None:
-        try:
-            run = read_run(pre.resume)
-        except (CheckpointError, OSError, ValueError) as err:
-            raise UsageError(f"--resume {pre.resume}: {err}") from err
-        seeds = {"num_seeds": run["run"]["num_seeds"], "seed": run["run"]["seed"]}
-        return run["config"], " [resumed run's value]", seeds
+        run = read_run(pre.resume)
+        saved = {name: run[name] for name in ("num_seeds", "seed", "checkpoint_every", "keep_checkpoints")}
+        return run["config"], " [resumed run's value]", saved
     if pre.env not in env_ids():
         return PPOConfig(), "", {}  # the --env flag's choices report the bad id
     if pre.preset:
@@ -130,8 +140,12 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     run.add_argument("--overwrite", action=BoolFlag, default=False, help=flag_help(
         "replace the run already in --out: its files are removed first (a folder holding other "
         "files is refused)", False))
-    run.add_argument("--checkpoint-every", type=int, default=0, metavar="N", help=flag_help(
-        "save a checkpoint (and metrics) every N updates; 0: only at the end", 0))
+    every, keep = seeds.get("checkpoint_every", 0), seeds.get("keep_checkpoints", DEFAULT_KEEP_CHECKPOINTS)
+    run.add_argument("--checkpoint-every", type=int, default=every, metavar="N", help=flag_help(
+        "save a checkpoint (and metrics) every N updates; 0: only at the end. Training runs in "
+        "chunks of N: SIGTERM or Ctrl-C stops it after the current chunk (exit code 3)", every))
+    run.add_argument("--keep-checkpoints", type=int, default=keep, metavar="K", help=flag_help(
+        "keep the K latest checkpoints in DIR/checkpoint/ (older ones are deleted)", keep))
     run.add_argument("--max-updates", type=int, default=None, metavar="N", help=flag_help(
         "stop after N updates in this invocation (a checkpoint is saved; continue with --resume)",
         default_text="(default: run to total_timesteps)"))
@@ -148,6 +162,15 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
         "start from ppo_jax.preset(env); --no-preset: plain PPOConfig defaults", True))
     run.add_argument("--plot", action=BoolFlag, default=True,
                      help=flag_help("write learning_curve.png", True))
+    run.add_argument("--devices", default="1", metavar="N|all", help=flag_help(
+        "devices to train on: the first N of jax.devices(), or all of them (every host's with "
+        "--distributed); seeds go on as many as divide --num-seeds, each seed's env groups "
+        "(--data-parallel) on the rest", "1"))
+    run.add_argument("--group-devices", type=int, default=None, metavar="N", help=flag_help(
+        "devices each seed's env groups are split over (a divisor of --data-parallel and of the "
+        "device count)", default_text="(default: as many of the devices left by the seeds as "
+        "divide --data-parallel)"))
+    add_distributed_arguments(run)
 
     choices = {"env": env_ids(), "activation": tuple(ACTIVATIONS),
                "network": tuple(NETWORKS), "objective": tuple(OBJECTIVES)}
@@ -178,87 +201,15 @@ def config_from_args(args) -> PPOConfig:
 
 
 def read_run(run_dir: str) -> dict:
-    """config, run info and checkpoint info of an existing output folder (for --resume)."""
-    from ppo_jax.checkpoint import checkpoint_info
+    """`ppo_jax.runs.run_info` of an existing output folder (for --resume); a UsageError
+    naming --resume if it holds no readable run."""
+    from ppo_jax.checkpoint import CheckpointError
+    from ppo_jax.runs import run_info
 
-    info = checkpoint_info(os.path.join(run_dir, CHECKPOINT_DIR))  # clear error if missing
-    with open(os.path.join(run_dir, "run.json")) as f:
-        run_info = json.load(f)
-    return {"config": info["config"], "run": run_info, "checkpoint": info}
-
-
-# --- training ------------------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
-def _progress_bar():
-    from ppo_jax.tracking.progress import ProgressBar
-
-    return ProgressBar(desc="training")
-
-
-@functools.lru_cache(maxsize=8)
-def compiled_population(static_config: PPOConfig, progress: bool, sink=None):
-    """(init(key_data, hparams), run(states, hparams, n)) of the seeds' population, jitted;
-    cached per static config (and logger)."""
-    from ppo_jax.train import make_population
-
-    population = make_population(static_config, progress=_progress_bar() if progress else None,
-                                 logger=sink)
-    return population.init, population.run
-
-
-def _host_metrics(metrics: dict) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v, np.float32) for k, v in metrics.items()}
-
-
-def _concat(old: dict | None, new: dict) -> dict:
-    if not old:
-        return new
-    return {k: np.concatenate([old[k], new[k]], axis=1) for k in new}
-
-
-def write_metrics(out: str, metrics: dict[str, np.ndarray]) -> None:
-    """metrics.npz (raw [num_seeds, updates]) and metrics.csv (tidy), each replaced atomically."""
-    from ppo_jax.analysis.frames import tidy_metrics
-
-    def npz(tmp):
-        with open(tmp, "wb") as f:
-            np.savez(f, **metrics)
-
-    atomic_write(os.path.join(out, "metrics.npz"), npz)
-    frame = tidy_metrics(metrics)  # the frame TrainOutput.to_dataframe gives: update counts from 1
-    atomic_write(os.path.join(out, "metrics.csv"), lambda tmp: frame.to_csv(tmp, index=False))
-
-
-def write_json(path: str, data: dict) -> None:
-    def write(tmp):
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-
-    atomic_write(path, write)
-
-
-def save_progress(out, config, state, metrics, run_info) -> None:
-    """Metrics first, then the checkpoint: the checkpoint never runs ahead of the metrics."""
-    from ppo_jax.checkpoint import save
-
-    write_metrics(out, metrics)
-    write_json(os.path.join(out, "run.json"), run_info)
-    save(os.path.join(out, CHECKPOINT_DIR), config, state,
-         metadata={"num_seeds": run_info["num_seeds"], "seed": run_info["seed"]})
-
-
-def load_resume(out: str, run: dict):
-    """The population state and the metrics up to the checkpoint's update."""
-    from ppo_jax.checkpoint import load
-
-    config, state = load(os.path.join(out, CHECKPOINT_DIR))
-    done = run["checkpoint"]["update_step"]
-    with np.load(os.path.join(out, "metrics.npz")) as data:
-        metrics = {k: np.asarray(data[k])[:, :done] for k in data.files}
-    if metrics and next(iter(metrics.values())).shape[1] != done:
-        raise UsageError(f"--resume {out}: metrics.npz holds fewer updates than the checkpoint ({done})")
-    return config, state, metrics
+    try:
+        return run_info(run_dir)
+    except (CheckpointError, OSError, ValueError) as err:
+        raise UsageError(f"--resume {run_dir}: {err}") from err
 
 
 def _check_resume_flags(args, saved: PPOConfig, run_info: dict) -> None:
@@ -329,27 +280,21 @@ def make_loggers(args, out: str):
         raise UsageError(f"--track: {err}") from err
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("ppo_jax")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def run(args: argparse.Namespace, argv: list[str]) -> str:
-    """Runs (or resumes) the population described by args; returns the output folder."""
-    import jax
-    import jax.numpy as jnp
+    """Runs (or resumes) the population described by args (`ppo_jax.runs.train_run` /
+    `resume_run`); returns the output folder.
 
-    from ppo_jax.analysis.plots import plot_runs
+    Raises SystemExit(EXIT_INTERRUPTED) when SIGTERM or SIGINT stopped the run (its last
+    chunk saved), after printing how to continue it.
+    """
+    if args.distributed:
+        if args.track:
+            raise UsageError("--track is not supported with --distributed yet (each process would "
+                             "write the same files)")
+        initialize_distributed(args, argv, NAME)
     from ppo_jax.checkpoint import CheckpointError
-    from ppo_jax.core.iteration import METRIC_NAMES
-    from ppo_jax.tracking.agents import seed_agents
+    from ppo_jax.runs import resume_run, train_run
     from ppo_jax.tracking.loggers import TRACKERS as KNOWN_TRACKERS
-    from ppo_jax.tracking.loggers import bind_logger
-    from ppo_jax.train import seed_keys
 
     if args.resume is not None and args.overwrite:
         raise UsageError("--overwrite replaces a run and --resume continues one: give one of them")
@@ -360,75 +305,94 @@ def run(args: argparse.Namespace, argv: list[str]) -> str:
     for flag, value in (("--checkpoint-every", args.checkpoint_every), ("--max-updates", args.max_updates)):
         if value is not None and value < 0:
             raise UsageError(f"{flag} must be 0 or more, got {value}")
+    if args.keep_checkpoints < 1:
+        raise UsageError(f"--keep-checkpoints must be 1 or more, got {args.keep_checkpoints}")
+    options = {"max_updates": args.max_updates, "checkpoint_every": args.checkpoint_every,
+               "keep_checkpoints": args.keep_checkpoints, "progress": args.progress, "plot": args.plot,
+               "command": ["ppo-jax", NAME, *argv]}
     if args.resume is not None:
-        try:
-            run_info = read_run(args.resume)
-        except (CheckpointError, OSError) as err:
-            raise UsageError(f"--resume {args.resume}: {err}") from err
-        _check_resume_flags(args, run_info["config"], run_info["run"])
+        info = read_run(args.resume)
+        _check_resume_flags(args, info["config"], info)
         out = args.resume
-        try:
-            config, state, metrics = load_resume(out, run_info)
-        except CheckpointError as err:
-            raise UsageError(f"--resume {out}: {err}") from err
-        config = extended_config(config, args.total_timesteps, run_info["checkpoint"]["update_step"])
-        num_seeds, seed = run_info["run"]["num_seeds"], run_info["run"]["seed"]
-        elapsed = run_info["run"].get("wall_time_s", 0.0)
+        config = extended_config(info["config"], args.total_timesteps, info["updates_done"])
+        start = functools.partial(resume_run, out, total_timesteps=config.total_timesteps, **options)
     else:
         try:
             config = config_from_args(args)
         except ValueError as err:
             raise UsageError(str(err)) from err
         out = args.out or os.path.join("runs", config.env.lower())
-        num_seeds, seed, state, metrics, elapsed = args.num_seeds, args.seed, None, None, 0.0
-        if num_seeds <= 0:
-            raise UsageError(f"--num-seeds must be positive, got {num_seeds}")
+        if args.num_seeds <= 0:
+            raise UsageError(f"--num-seeds must be positive, got {args.num_seeds}")
         if args.max_updates == 0:
             raise UsageError("--max-updates 0: a new run needs at least one update")
-        prepare_output_folder(out, args.overwrite, RUN_FILES)
+        _layout(args, config, args.num_seeds)  # bad --devices / --group-devices: before any file is touched
+        import jax
+
+        if jax.process_index() == 0 or not args.overwrite:  # only process 0 removes an old run
+            prepare_output_folder(out, args.overwrite, RUN_FILES)
+        start = functools.partial(train_run, config, out, num_seeds=args.num_seeds, seed=args.seed,
+                                  **options)
+    layout = _layout(args, config, info["num_seeds"] if args.resume is not None else args.num_seeds)
     loggers = make_loggers(args, out)
-    sink = bind_logger(loggers or None, config, METRIC_NAMES, seed_agents(config, num_seeds))
-    os.makedirs(out, exist_ok=True)
-    write_json(os.path.join(out, "config.json"), config.to_dict())
-
-    init, run_chunk = compiled_population(dataclasses.replace(config, hparams=HParams()), args.progress,
-                                          sink)
-    hparams = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), config.hparams)
-    if state is None:
-        state = init(jax.random.key_data(seed_keys(seed, num_seeds)), hparams)
-    done = int(np.max(np.asarray(state.update_step)))
-    target = config.num_updates
-    if args.max_updates is not None:
-        target = min(target, done + args.max_updates)
-    chunk = args.checkpoint_every if args.checkpoint_every > 0 else config.num_updates
-    start = time.perf_counter()
-
-    def info() -> dict:
-        return {"num_seeds": num_seeds, "seed": seed, "updates_done": done,
-                "num_updates": config.num_updates,
-                "wall_time_s": round(elapsed + time.perf_counter() - start, 3),
-                "argv": ["ppo-jax", NAME, *argv], "ppo_jax_version": _version()}
-
     try:
-        while done < target:
-            n = min(chunk, target - done)
-            state, new = run_chunk(state, hparams, n)
-            metrics = _concat(metrics, _host_metrics(new))
-            done += n
-            if done < target:
-                save_progress(out, config, state, metrics, info())
+        result = start(logger=loggers or None, devices=layout)
+    except CheckpointError as err:
+        raise UsageError(f"--resume {out}: {err}") from err
     finally:
-        if args.progress:
-            _progress_bar().close()
         for logger in loggers:
             logger.close()
-    save_progress(out, config, state, metrics, info())
-    if args.plot:
-        plot_runs([(f"{config.env}", config.to_dict(), metrics)],
-                  os.path.join(out, "learning_curve.png"), title=f"{config.env}: episode return")
-    print(f"{done}/{config.num_updates} updates, {summarize(metrics)}")
-    if done < config.num_updates:
+    _report(result, args.plot)
+    return out
+
+
+def _layout(args: argparse.Namespace, config: PPOConfig, num_seeds: int):
+    """--devices and --group-devices as `population_layout`'s device tuple or mesh (None: one device)."""
+    import jax
+
+    from ppo_jax.train import population_layout
+
+    devices = _devices(args.devices, jax.devices())
+    if devices is None and args.group_devices not in (None, 1):
+        raise UsageError(f"--group-devices {args.group_devices} needs several devices: add --devices all")
+    try:
+        return population_layout(devices, None if devices is None else args.group_devices, num_seeds,
+                                 config.data_parallel, "--devices")
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+
+
+def _devices(text: str, available: list) -> list | None:
+    """--devices: None for 1 (the default device, as without the flag), else the first N or all."""
+    if text == "all":
+        return None if len(available) == 1 else list(available)
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= len(available):
+        raise UsageError(f"--devices must be 'all' or a count from 1 to the {len(available)} "
+                         f"device(s) there are, got {text!r}")
+    return None if count == 1 else list(available[:count])
+
+
+def _report(result, plot: bool) -> None:
+    """The summary lines (process 0 of a --distributed run prints them); SystemExit(EXIT_INTERRUPTED)
+    after a signal."""
+    import jax
+
+    out, done, total = result.path, result.updates_done, result.config.num_updates
+    if jax.process_index() != 0:
+        if result.interrupted:
+            raise SystemExit(EXIT_INTERRUPTED)
+        return
+    print(f"{done}/{total} updates, {summarize(result.metrics)}")
+    if result.interrupted:
+        print(f"interrupted by {result.stopped_by}: stopped after {done}/{total} updates, checkpoint "
+              f"saved; continue with: ppo-jax train --resume {out}")
+    elif done < total:
         print(f"stopped early (--max-updates); continue with: ppo-jax train --resume {out}")
     print(f"wrote {out}/: config.json run.json metrics.csv metrics.npz {CHECKPOINT_DIR}/"
-          + (" learning_curve.png" if args.plot else ""))
-    return out
+          + (" learning_curve.png" if plot else ""))
+    if result.interrupted:
+        raise SystemExit(EXIT_INTERRUPTED)

@@ -1,6 +1,7 @@
 """Data parallelism for one agent (`PPOConfig.data_parallel`): evidence and speed.
 
     python scripts/bench_data_parallel.py check        # CPU: 4 forced devices = 1 device; CartPole learns
+    python scripts/bench_data_parallel.py suites       # CPU: every suite on a 2 x 2 mesh, eval, progress, logger
     python scripts/bench_data_parallel.py scaling --env craftax/Craftax-Classic-Symbolic-v1 --devices 1 2 4 8
     python scripts/bench_data_parallel.py craftax      # Craftax-Classic-Symbolic, the paper's PPO, 100M steps
 
@@ -94,6 +95,40 @@ def check(out: Path, seeds: int) -> dict:
     return {"equality": equality, "learning": learning}
 
 
+SUITE_ENVS = (("navix/Navix-Empty-5x5-v0", {}), ("brax/inverted_pendulum", {}),
+              ("craftax/Craftax-Classic-Symbolic-v1", {}), ("MaskedCartPole-v1", {"network": "gru", "rnn_size": 16}))
+
+
+def suites(out: Path) -> dict:
+    """Every env suite (and a GRU) on a 2 x 2 (members x groups) mesh, with evaluation during
+    training, a progress hook and a logger: 2 seeds, data_parallel=2, 2 updates (suites.json)."""
+    import jax
+    import numpy as np
+
+    import ppo_jax
+    from ppo_jax.tracking.loggers import JsonlLogger
+
+    record = {}
+    for env, extra in SUITE_ENVS:
+        start = time.perf_counter()
+        config = ppo_jax.PPOConfig(env=env, num_envs=4, num_steps=16, num_minibatches=2, total_timesteps=4 * 16 * 2,
+                                   hidden_sizes=(32,), data_parallel=2, eval_every=1, eval_episodes=2, **extra)
+        reports, log = [], out / f".{env.replace('/', '_')}.jsonl"
+        result = ppo_jax.train_seeds(config, num_seeds=2, devices=jax.devices()[:4], group_devices=2,
+                                     progress=reports.append, logger=JsonlLogger(log))
+        rows = [json.loads(line) for line in log.read_text().splitlines()]
+        log.unlink()
+        record[env] = {"mesh": dict(result.state.obs.sharding.mesh.shape),
+                       "env_axis_sharding": str(result.state.obs.sharding.spec),
+                       "losses_finite": bool(np.all(np.isfinite(result.metrics["policy_loss"]))),
+                       "progress_reports": len(reports), "logger_lines": len(rows),
+                       "eval_return": np.asarray(result.metrics["eval_return"]).round(2).tolist(),
+                       "seconds_with_compile": round(time.perf_counter() - start, 1)}
+        print(env, json.dumps(record[env]), flush=True)
+    (out / "suites.json").write_text(json.dumps(record, indent=1) + "\n")
+    return record
+
+
 def scaling(out: Path, env: str, num_envs: int, counts: list[int], budget: int, rounds: int) -> None:
     """Env steps/s of one agent on each device count, alternating rounds (scaling.jsonl)."""
     import jax
@@ -162,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="what", required=True)
     c = sub.add_parser("check", help="CPU evidence: 4 forced devices equal 1; CartPole learns")
     c.add_argument("--seeds", type=int, default=4)
+    sub.add_parser("suites", help="CPU: every suite on a 2 x 2 mesh with evaluation, progress and a logger")
     s = sub.add_parser("scaling", help="env steps/s of one agent against the device count")
     s.add_argument("--env", default="craftax/Craftax-Classic-Symbolic-v1")
     s.add_argument("--num-envs", type=int, default=1024)
@@ -170,12 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--rounds", type=int, default=3)
     k = sub.add_parser("craftax", help="Craftax-Classic-Symbolic, the paper's PPO, on one device")
     k.add_argument("--total-timesteps", type=int, default=100_000_000)
-    for q in (c, s, k):
+    for q in (c, s, k, sub.choices["suites"]):
         q.add_argument("--out", type=Path, default=DEFAULT_OUT)
         q.add_argument("--no-manifest", action="store_true")
     args = p.parse_args(argv)
 
-    if args.what == "check" and FORCED not in os.environ.get("XLA_FLAGS", ""):
+    if args.what in ("check", "suites") and FORCED not in os.environ.get("XLA_FLAGS", ""):
         # the device count is fixed when JAX starts: run again with 4 host devices
         env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {FORCED}".strip(),
                "JAX_PLATFORMS": "cpu"}
@@ -188,6 +224,11 @@ def main(argv: list[str] | None = None) -> int:
                                   "CPU devices, largest differences",
                  "learning.json": "CartPole-v1 preset, data_parallel=4 over 4 forced CPU devices, 4 seeds"}
         experiment = "Data parallelism for one agent on CPU: 4 devices equal 1; CartPole learns with 4 groups"
+    elif args.what == "suites":
+        suites(args.out)
+        files = {"suites.json": "navix, brax, craftax and a GRU on a 2 x 2 mesh of 4 forced CPU devices, with "
+                                "evaluation, progress and a logger: 2 updates each"}
+        experiment = "Data parallelism composes with every env suite, evaluation, progress and loggers"
     elif args.what == "scaling":
         scaling(args.out, args.env, args.num_envs, args.devices, args.total_timesteps, args.rounds)
         files = {"scaling.jsonl": "env steps/s of one agent per device count"}

@@ -204,6 +204,13 @@ b = ppo_jax.train_seeds(config, 2, seed=3, devices=jax.devices(), group_devices=
 out["seeds"] = {"params": max_diff(a.state.params, b.state.params),
                 "metrics": max_diff(a.metrics["policy_loss"], b.metrics["policy_loss"]),
                 "env_spec": list(b.state.obs.sharding.spec), "mesh": dict(b.state.obs.sharding.mesh.shape)}
+reports = []
+hooked = ppo_jax.train_seeds(config.replace(eval_every=2, eval_episodes=2), 2, seed=3, devices=jax.devices(),
+                             group_devices=2, progress=reports.append)
+jax.block_until_ready(hooked)
+jax.effects_barrier()  # the hook runs as a host callback: wait for the last one
+out["progress"] = {"reports": len(reports), "agents": reports[-1].num_agents if reports else 0,
+                   "evals": int(np.isfinite(np.asarray(hooked.metrics["eval_return"])).sum())}
 grid = {"learning_rate": [1e-3, 3e-3]}
 a = ppo_jax.sweep(config, grid, num_seeds=1, devices=jax.devices()[:1])
 b = ppo_jax.sweep(config, grid, num_seeds=1, group_devices=2)
@@ -251,3 +258,5 @@ def test_members_by_groups_mesh_equals_one_device(four_devices):
     assert seeds["env_spec"] == ["population", "groups"]
     assert seeds["params"] < 1e-5 and seeds["metrics"] < 1e-5, seeds
     assert four_devices["sweep"] < 1e-5 and four_devices["pbt"] < 1e-5, four_devices
+    # a progress hook and evaluation during training on the mesh: one report per update
+    assert four_devices["progress"] == {"reports": 4, "agents": 2, "evals": 4}, four_devices["progress"]

@@ -48,11 +48,12 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd  # noqa: F401  (to_dataframe's return type, resolved by typing.get_type_hints)
 from jax.sharding import Mesh
 
 from ppo_jax.checkpoint import CheckpointError, checkpoint_info, load, save
@@ -68,9 +69,6 @@ from ppo_jax.tracking.progress import Progress, ProgressBar, resolve_progress
 from ppo_jax.train import Population, make_population, seed_keys
 from ppo_jax.util.checks import check_bool, check_integer, check_positive_int
 from ppo_jax.util.files import atomic_write, is_temporary, remove
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 CHECKPOINT_DIR = "checkpoint"
 # Everything a run writes into its folder: overwrite=True removes exactly these (and the

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import jax
@@ -118,7 +118,8 @@ def _past_schedule_message(config: PPOConfig, done: int, num_updates: int) -> st
 
 
 def make_trainer(config: PPOConfig, env: Environment | None = None, env_params: EnvParams | None = None,
-                 progress: Progress = None, logger: LoggerArg = None, *, devices=None) -> Trainer:
+                 progress: Progress = None, logger: LoggerArg = None, *,
+                 devices: Sequence[jax.Device] | None = None) -> Trainer:
     """`Trainer` for `config`; `env` (a gymnax Environment) overrides `config.env`.
 
     Running N updates and then M more equals running N + M at once: the
@@ -188,7 +189,8 @@ def _make_trainer(config: PPOConfig, env, env_params, progress: Progress, logger
 
 
 def make_train(config: PPOConfig, env: Environment | None = None, env_params: EnvParams | None = None,
-               progress: Progress = None, logger: LoggerArg = None, *, devices=None) -> Callable[..., TrainOutput]:
+               progress: Progress = None, logger: LoggerArg = None, *,
+               devices: Sequence[jax.Device] | None = None) -> Callable[..., TrainOutput]:
     """train(key, hparams=config.hparams) -> TrainOutput, pure and jit/vmap-able.
 
     `progress`, `logger` and `devices` (where the env groups of `config.data_parallel`
@@ -370,7 +372,8 @@ def population_program(config: PPOConfig, env, env_params, progress, sink, share
                            devices=devices, keep_state=keep_state).train
 
 
-def population_layout(devices, group_devices: int | None, num_members: int, data_parallel: int,
+def population_layout(devices: Sequence[jax.Device] | None, group_devices: int | None, num_members: int,
+                      data_parallel: int,
                       where: str) -> tuple | Mesh | None:
     """Where a population of `num_members` runs, for `make_population(devices=...)`: None
     (no devices given), a device tuple (members only), or a (members x groups) mesh.
@@ -402,7 +405,7 @@ def train_seeds(
     env_params: EnvParams | None = None,
     progress: Progress = None,
     logger: LoggerArg = None,
-    devices=None,
+    devices: Sequence[jax.Device] | None = None,
     group_devices: int | None = None,
 ) -> TrainOutput:
     """Trains `num_seeds` agents vmapped in one compile; leaves get a leading [num_seeds] axis.

@@ -206,15 +206,15 @@ def make_train(config: PPOConfig, env: Environment | None = None, env_params: En
       >>> out.metrics["episode_return"].shape   # [num_updates]
       (4,)
 
-      One agent's 8 env groups over every device (data parallelism; on one
-      device the same maths runs there):
+      One agent's 8 env groups over 8 devices where there are 8 (elsewhere the
+      same maths on one device, up to float32 rounding):
 
-      >>> config = ppo_jax.PPOConfig(env="CartPole-v1", num_envs=8, data_parallel=8,
-      ...                            total_timesteps=4096, num_minibatches=4)
-      >>> devices = jax.devices()[:8 if len(jax.devices()) >= 8 else 1]
+      >>> config = ppo_jax.PPOConfig(env="CartPole-v1", num_envs=8, num_steps=64,
+      ...                            data_parallel=8, total_timesteps=1024)
+      >>> devices = jax.devices()[:8] if len(jax.devices()) >= 8 else jax.devices()[:1]
       >>> out = jax.jit(ppo_jax.make_train(config, devices=devices))(jax.random.key(0))
-      >>> out.metrics["episode_return"].shape
-      (8,)
+      >>> out.metrics["episode_return"].shape   # 1024 / (8 x 64) updates
+      (2,)
     """
     trainer = make_trainer(config, env, env_params, progress, logger, devices=devices)
 

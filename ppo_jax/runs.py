@@ -66,7 +66,7 @@ from ppo_jax.parallel.mesh import to_host
 from ppo_jax.tracking.agents import seed_agents
 from ppo_jax.tracking.loggers import LoggerArg, bind_logger
 from ppo_jax.tracking.progress import Progress, ProgressBar, resolve_progress
-from ppo_jax.train import Population, make_population, seed_keys
+from ppo_jax.train import Population, make_population, population_layout, seed_keys
 from ppo_jax.util.checks import check_bool, check_integer, check_positive_int
 from ppo_jax.util.files import atomic_write, is_temporary, remove
 
@@ -185,9 +185,11 @@ def train_run(config: PPOConfig, out: str | os.PathLike, *, num_seeds: int = 1, 
         `ppo_jax.ProgressReport`, as in `ppo_jax.make_trainer`.
       logger: a `ppo_jax.loggers.Logger` or a list of them: one curve per seed, as in
         `ppo_jax.train_seeds`. They are flushed after every chunk, and not closed.
-      devices: passed to `ppo_jax.make_population(..., devices=devices)` as it is (a
-        list as a tuple): the devices or the mesh to place the population on (None: the
-        default device).
+      devices: the devices to train on (None: the default device), laid out as
+        `ppo_jax.train_seeds(..., devices=)` does: seeds over as many as divide
+        `num_seeds`, each seed's env groups (`config.data_parallel`) over the rest; or
+        a (members x groups) `Mesh` (`ppo_jax.parallel.mesh.population_mesh`), passed
+        to `ppo_jax.make_population` as it is.
       plot: also write learning_curve.png at the end of the call.
       command: the command line that started the run, recorded in run.json (`argv`).
 
@@ -565,7 +567,8 @@ class _Program(NamedTuple):
     def build(cls, config: PPOConfig, num_seeds: int, progress, logger, devices) -> _Program:
         hook = _progress_bar() if progress is True else resolve_progress(progress)
         sink = bind_logger(logger, config, METRIC_NAMES, seed_agents(config, num_seeds))
-        devices = tuple(devices) if isinstance(devices, list) else devices  # hashable, for the cache
+        if devices is not None and not isinstance(devices, Mesh):  # seeds, then each seed's groups
+            devices = population_layout(list(devices), None, num_seeds, config.data_parallel, "train_run")
         return cls(_population(dataclasses.replace(config, hparams=HParams()), hook, sink, devices), hook, sink)
 
 

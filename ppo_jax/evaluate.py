@@ -29,6 +29,7 @@ from ppo_jax.core.rollout import (
 from ppo_jax.core.types import TrainState
 from ppo_jax.envs import Environment, EnvParams
 from ppo_jax.networks.interface import is_recurrent, recurrent_step
+from ppo_jax.networks.routing import spans_of
 from ppo_jax.outputs import TrainOutput
 from ppo_jax.util.checks import check_positive_int
 
@@ -95,6 +96,14 @@ def make_policy(
     ctx = agent_context(config, state, env, env_params, "make_policy")
     if is_recurrent(ctx.network):
         return _recurrent_policy(ctx, state, deterministic)
+    if ctx.adapter.spec.structured:
+        def act_flat(key: jax.Array, obs) -> jax.Array:
+            batch_shape, flat = _flat_batch(ctx, obs, "act", ctx.config.policy_obs_key)
+            keys = jax.random.split(key, flat.shape[0]) if batch_shape else key[None]
+            action = jax.vmap(lambda k, o: select_action(ctx, state.params, state.obs_stats, o, k,
+                                                         deterministic))(keys, flat)
+            return ctx.adapter.env_action(jnp.reshape(action, batch_shape + action.shape[1:]))
+        return act_flat
 
     def act_one(key: jax.Array, obs) -> jax.Array:
         action = select_action(ctx, state.params, state.obs_stats, ctx.adapter.flatten_obs(obs), key,
@@ -107,8 +116,32 @@ def make_policy(
     return act
 
 
-def _flat_batch(ctx: AgentContext, obs, where: str) -> tuple[tuple, jax.Array]:
-    """(batch shape, flat observations [N, D]) of one raw observation (N = 1) or a batch."""
+def _flat_batch(ctx: AgentContext, obs, where: str, key: str | None = None) -> tuple[tuple, jax.Array]:
+    """(batch shape, flat observations [N, D]) of one raw observation (N = 1) or a batch.
+
+    A structured observation may also be just the part under `key` (the policy's or the
+    critic's observation key): the rest of the flat vector, which that network never
+    reads, is zeros.
+    """
+    layout = ctx.adapter.spec.obs_layout
+    if layout is not None:
+        partial = None if key is None else layout.sublayout(key)
+        if layout.batch_shape(obs) is None and partial is not None and partial.batch_shape(obs) is not None:
+            mask = ctx.adapter.spec.action_mask
+            if mask is not None and not (mask == key or mask.startswith(key + ".")):
+                raise ValueError(
+                    f"{where}: obs holds only the observation key {key!r}, but {ctx.adapter.env_name}'s "
+                    f"policy also reads its action mask {mask!r}: pass the whole observation")
+            batch_shape = partial.batch_shape(obs)
+            size = math.prod(batch_shape)
+            part = jnp.reshape(partial.flatten(obs), (size, partial.dim))
+            flat, start = jnp.zeros((size, layout.dim), jnp.float32), 0
+            for lo, hi in spans_of(layout.leaves_under(key)):
+                flat = flat.at[:, lo:hi].set(part[:, start:start + hi - lo])
+                start += hi - lo
+            return batch_shape, flat
+        batch_shape = ctx.adapter.batch_shape(obs, where)
+        return batch_shape, jnp.reshape(layout.flatten(obs), (math.prod(batch_shape), layout.dim))
     batch_shape = ctx.adapter.batch_shape(obs, where)
     size = math.prod(batch_shape)
     rows = jnp.reshape(obs, (size,) + jnp.shape(obs)[len(batch_shape):])
@@ -119,7 +152,7 @@ def _recurrent_policy(ctx: AgentContext, state: TrainState, deterministic: bool)
     """make_policy for a recurrent agent: act(key, obs, carry) -> (action, carry)."""
 
     def act(key: jax.Array, obs, carry):
-        batch_shape, flat = _flat_batch(ctx, obs, "act")
+        batch_shape, flat = _flat_batch(ctx, obs, "act", ctx.config.policy_obs_key)
         size = flat.shape[0]
         keys = jax.random.split(key, size) if batch_shape else key[None]
         hidden = jax.tree.map(lambda h: jnp.reshape(h, (size,) + jnp.shape(h)[len(batch_shape):]), carry)
@@ -143,7 +176,7 @@ def make_value_fn(config: PPOConfig, state: TrainState, env: Environment | None 
     if is_recurrent(ctx.network):
 
         def recurrent_value(obs, carry) -> jax.Array:
-            batch_shape, flat = _flat_batch(ctx, obs, "value")
+            batch_shape, flat = _flat_batch(ctx, obs, "value", ctx.config.policy_obs_key)
             hidden = jax.tree.map(lambda h: jnp.reshape(h, (flat.shape[0],) + jnp.shape(h)[len(batch_shape):]),
                                   carry)
             obs_in = network_input(ctx, state.obs_stats, flat)
@@ -152,6 +185,14 @@ def make_value_fn(config: PPOConfig, state: TrainState, env: Environment | None 
             return jnp.reshape(value, batch_shape)
 
         return recurrent_value
+
+    if ctx.adapter.spec.structured:
+        def value_flat(obs) -> jax.Array:
+            batch_shape, flat = _flat_batch(ctx, obs, "value", ctx.config.value_obs_key)
+            values = ctx.network.apply(state.params, network_input(ctx, state.obs_stats, flat),
+                                       method="value")
+            return jnp.reshape(values, batch_shape)
+        return value_flat
 
     def value_one(_, obs) -> jax.Array:
         return ctx.network.apply(state.params,

@@ -115,6 +115,14 @@ class PPOConfig:
         hidden state stored in the rollout); 0 (default): whole rollouts of
         num_steps. Minibatches split the num_envs * num_steps / sequence_length
         sequences, keeping each one's time order.
+      policy_obs_key, value_obs_key: for an env with structured (pytree)
+        observations, the key whose leaves the actor reads and the one the
+        critic reads (e.g. "state" and "privileged_state": a privileged
+        critic, as Brax's and MuJoCo Playground's PPO name them); None
+        (default): every leaf. Checked against the env's observation before
+        anything compiles. Evaluation and `make_policy` use only the policy's.
+        A recurrent network's actor and critic share one core, so they read
+        the same key: value_obs_key must then be None or equal policy_obs_key.
       conv_channels: output channels of the "cnn" torso's 3x3 convolutions
         (stride 1, no padding), one per layer; ignored by "mlp".
       anneal_lr: decay the learning rate linearly to 0 over num_updates.
@@ -146,6 +154,8 @@ class PPOConfig:
     conv_channels: tuple[int, ...] = (16,)
     rnn_size: int = 128
     sequence_length: int = 0
+    policy_obs_key: str | None = None
+    value_obs_key: str | None = None
     anneal_lr: bool = True
     normalize_observations: bool = False
     normalize_rewards: bool = False
@@ -172,6 +182,16 @@ class PPOConfig:
                 "(your own module: ppo_jax.register_network)"
             )
         check_positive_int(self.rnn_size, "rnn_size", "PPOConfig")
+        for name in ("policy_obs_key", "value_obs_key"):
+            key = getattr(self, name)
+            if key is not None and (not isinstance(key, str) or not key):
+                raise ValueError(f"PPOConfig.{name} must be None or the name of an observation key "
+                                 f"(a non-empty string), got {key!r}")
+        if self.recurrent and self.value_obs_key not in (None, self.policy_obs_key):
+            raise ValueError(
+                f"PPOConfig.value_obs_key {self.value_obs_key!r}: network={self.network!r} is recurrent, "
+                f"and its actor and critic share one recurrent core, which reads policy_obs_key "
+                f"({self.policy_obs_key!r}); use a feed-forward network (mlp, cnn) for a separate critic key")
         if self.activation not in ACTIVATIONS:
             raise ValueError(
                 f"PPOConfig.activation {self.activation!r} is not one of {', '.join(ACTIVATIONS)}"

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ppo_jax.config.config import PPOConfig
 from ppo_jax.config.hparams import HParams
@@ -27,6 +28,7 @@ from ppo_jax.core.types import Batch, BestAgent, RecurrentState, TrainState, Tra
 from ppo_jax.core.update import UpdateSettings, init_optimizer_state, update_policy
 from ppo_jax.networks.init import init_params
 from ppo_jax.networks.interface import recurrent_step
+from ppo_jax.networks.routing import Routing, legal_rows_missing
 from ppo_jax.util.batching import any_member
 
 METRIC_NAMES = (
@@ -197,7 +199,8 @@ def next_state_values(ctx: AgentContext, params, traj: Transition, carry: Rollou
     observation after the rollout, and of each truncated step's final observation."""
     network = ctx.network
     groups = ctx.config.data_parallel
-    last_obs = observe(carry.obs_stats, carry.obs, ctx.config.normalize_observations)
+    last_obs = observe(carry.obs_stats, carry.obs, ctx.config.normalize_observations,
+                       ctx.adapter.spec.mask_span)
     if carry.memory is None:
         value_fn = functools.partial(network.apply, params, method="value")
         return bootstrap_values(traj, value_fn(last_obs), value_fn, groups=groups, place=ctx.place)
@@ -293,6 +296,27 @@ def with_evaluation(ctx: AgentContext, state_key: jax.Array, state: TrainState, 
     return state, {**metrics, "eval_return": eval_return, "eval_length": eval_length}
 
 
+def _raise_if_no_legal_action(env_name: str, mask_key: str, missing) -> None:
+    missing = int(np.sum(np.asarray(missing)))
+    if missing:
+        raise ValueError(
+            f"{env_name}: {missing} observation(s) of a rollout have no legal action: the action mask "
+            f"(observation leaf {mask_key!r}) marks every action illegal (for a multi-discrete action: "
+            "every choice of some dimension). The env must leave at least one legal action in every "
+            "state it hands over, including the first of each episode")
+
+
+def check_action_masks(ctx: AgentContext, obs: jax.Array) -> None:
+    """Raises, from the host once per rollout, when some observation of obs [T, B, D] has no
+    legal action (a mask all False would otherwise sample from meaningless logits)."""
+    spec = ctx.adapter.spec
+    if spec.mask_span is None:
+        return
+    missing = legal_rows_missing(Routing(mask_span=spec.mask_span, action_dims=spec.action_dims), obs)
+    jax.debug.callback(functools.partial(_raise_if_no_legal_action, ctx.adapter.env_name, spec.action_mask),
+                       missing)
+
+
 def ppo_iteration(state: TrainState, _, *, ctx: AgentContext, hparams: HParams):
     """One PPO iteration: rollout, GAE, update epochs, metrics. Scan body over updates."""
     config, network = ctx.config, ctx.network
@@ -314,6 +338,7 @@ def ppo_iteration(state: TrainState, _, *, ctx: AgentContext, hparams: HParams):
         normalize_rewards=config.normalize_rewards,
         place=ctx.place,
     )
+    check_action_masks(ctx, traj.obs)
     next_values = next_state_values(ctx, state.params, traj, rollout_carry)
     advantages, targets = compute_gae(
         traj.reward, traj.value, next_values, traj.terminated, traj.done,

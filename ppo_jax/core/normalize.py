@@ -55,9 +55,20 @@ def normalize(stats: RunningMeanStd, x: jax.Array) -> jax.Array:
     return jnp.clip((x - stats.mean) / jnp.sqrt(stats.var + EPS), -OBS_CLIP, OBS_CLIP)
 
 
-def observe(stats: RunningMeanStd, obs: jax.Array, normalize_observations: bool) -> jax.Array:
-    """What the network sees: `normalize(stats, obs)` if `normalize_observations`, else `obs`."""
-    return normalize(stats, obs) if normalize_observations else obs
+def observe(stats: RunningMeanStd, obs: jax.Array, normalize_observations: bool,
+            raw_span: tuple[int, int] | None = None) -> jax.Array:
+    """What the network sees: `normalize(stats, obs)` if `normalize_observations`, else `obs`.
+
+    raw_span: (start, stop) of elements passed through unnormalized (an action mask,
+    which the policy reads as 0/1); None: none.
+    """
+    if not normalize_observations:
+        return obs
+    normalized = normalize(stats, obs)
+    if raw_span is None:
+        return normalized
+    start, stop = raw_span
+    return normalized.at[..., start:stop].set(obs[..., start:stop])
 
 
 @struct.dataclass

@@ -59,7 +59,7 @@ class RolloutCarry:
 class RolloutNoise:
     """All of one rollout's randomness, drawn before the scan. Leaves [T, B, ...].
 
-    policy: `draw_policy_noise` noise [T, B, policy_dim].
+    policy: `draw_policy_noise` noise [T, B, *spec.policy_shape].
     env_keys: keys [T, B] for the env steps (gymnax's step draws its auto-reset
       from its key).
     """
@@ -72,7 +72,7 @@ def draw_rollout_noise(key: jax.Array, adapter: Adapter, num_steps: int, num_env
     """Everything random in a rollout of [num_steps, num_envs], in a few batched calls."""
     policy_key, env_key = jax.random.split(key)
     spec = adapter.spec
-    policy = draw_policy_noise(policy_key, (num_steps, num_envs, spec.policy_dim), spec.discrete)
+    policy = draw_policy_noise(policy_key, (num_steps, num_envs) + spec.policy_shape, spec.discrete)
     # A flat split, reshaped: split(key, (T, B)) compiles several times slower.
     env_keys = jax.random.split(env_key, num_steps * num_envs)
     # env_keys.shape[1:] is () for typed keys and (2,) for legacy uint32 PRNGKeys.
@@ -99,7 +99,7 @@ def rollout_step(
     obs_stats = carry.obs_stats
     if normalize_observations:
         obs_stats = update_running_stats(obs_stats, carry.obs)
-    obs = observe(obs_stats, carry.obs, normalize_observations)
+    obs = observe(obs_stats, carry.obs, normalize_observations, adapter.spec.mask_span)
 
     value, memory = None, carry.memory
     if memory is None:
@@ -116,7 +116,7 @@ def rollout_step(
     if normalize_rewards:
         scaler = update_reward_scaler(scaler, step.reward, done, gamma)
         reward = scale_reward(scaler, step.reward)
-    next_obs = observe(obs_stats, step.final_obs, normalize_observations)
+    next_obs = observe(obs_stats, step.final_obs, normalize_observations, adapter.spec.mask_span)
 
     episodes = EpisodeTally(
         carry.episodes.return_sum + step.episode_return.sum(),
@@ -254,7 +254,7 @@ def _bootstrap(value: jax.Array, truncated: jax.Array, last_value: jax.Array, va
 
 def network_input(ctx: AgentContext, obs_stats, flat_obs: jax.Array) -> jax.Array:
     """A flattened observation as the network sees it (frozen normalization statistics)."""
-    return observe(obs_stats, flat_obs, ctx.config.normalize_observations)
+    return observe(obs_stats, flat_obs, ctx.config.normalize_observations, ctx.adapter.spec.mask_span)
 
 
 def select_action(ctx: AgentContext, params, obs_stats, flat_obs: jax.Array, key: jax.Array,
@@ -272,7 +272,7 @@ def _action_from(ctx: AgentContext, dist_params: dict, key: jax.Array, determini
     """One observation's action from its distribution parameters (greedy, or sampled with `key`)."""
     if deterministic:
         return greedy_action(dist_params)
-    noise = draw_policy_noise(key, (ctx.adapter.spec.policy_dim,), ctx.adapter.spec.discrete)
+    noise = draw_policy_noise(key, ctx.adapter.spec.policy_shape, ctx.adapter.spec.discrete)
     return sample_from_noise(dist_params, noise)
 
 

@@ -54,8 +54,19 @@ class _Adapter:
     def batch_shape(self, obs, where: str) -> tuple:
         """The leading (batch) axes of raw observations `obs`: () for a single one.
 
-        Raises ValueError when `obs` does not end in the observation shape.
+        Raises ValueError when `obs` does not end in the observation shape (a structured
+        observation: when it is not the env's pytree, leaves [*batch, *leaf shape]).
         """
+        layout = self.spec.obs_layout
+        if layout is not None:
+            batch = layout.batch_shape(obs)
+            if batch is None:
+                leaves = ", ".join(f"{leaf.key} {list(leaf.shape)}" for leaf in layout.leaves)
+                raise ValueError(
+                    f"{where}: an observation of {self.env_name} is a {layout.treedef} with leaves "
+                    f"{leaves} (a batch: [batch, ...] + each leaf's shape); got "
+                    f"{jax.tree.map(jnp.shape, obs)}")
+            return batch
         shape, single = tuple(jnp.shape(obs)), self.obs_shape
         if len(shape) < len(single) or shape[len(shape) - len(single):] != single:
             raise ValueError(
@@ -67,7 +78,7 @@ class _Adapter:
     def env_action(self, action: jax.Array) -> jax.Array:
         """Policy action -> the action the env is stepped with.
 
-        Discrete: unchanged. Box: the policy acts in [-1, 1]; clipped there, then
+        Discrete and multi-discrete: unchanged. Box: the policy acts in [-1, 1]; clipped there, then
         mapped affinely onto [action_low, action_high] (and the env's action shape).
         """
         if self.spec.discrete:
@@ -121,9 +132,15 @@ class ProtocolAdapter(_Adapter):
         self.env_name = type(env).__name__ if env_name is None else env_name
         self.spec = env.spec
         self._action_shape = (() if env.spec.discrete else (env.spec.action_size,))
+        if env.spec.multi_discrete:
+            self._action_shape = (len(env.spec.action_dims),)
 
     def flatten_obs(self, obs) -> jax.Array:
-        """Raw observation [*spec.obs_shape] -> float32 [obs_dim] (flattened, never one-hot)."""
+        """Raw observation [*spec.obs_shape] -> float32 [obs_dim] (flattened, never one-hot);
+        a structured one: each leaf raveled and concatenated (`EnvSpec.obs_layout`). Leading
+        batch axes are kept for a structured observation."""
+        if self.spec.obs_layout is not None:
+            return self.spec.obs_layout.flatten(obs)
         return jnp.reshape(obs, (-1,)).astype(jnp.float32)
 
     @property

@@ -79,6 +79,30 @@ class ConvTorso(nn.Module):
         return x.reshape(batch + (-1,))
 
 
+class LeafEncoder(nn.Module):
+    """A structured observation's flat leaves [..., sum of sizes] -> features [..., F].
+
+    The input is the concatenation of leaves of `leaf_shapes` (in order): each
+    image-shaped leaf [H, W, C] goes through its own `ConvTorso`, every other
+    leaf is used as it is, and the results are concatenated.
+    """
+
+    leaf_shapes: tuple
+    channels: Sequence[int]
+    activation: str
+
+    @nn.compact
+    def __call__(self, flat: jax.Array) -> jax.Array:
+        parts, start = [], 0
+        for shape in self.leaf_shapes:
+            size = int(np.prod(shape))
+            leaf = flat[..., start:start + size]
+            start += size
+            parts.append(ConvTorso(tuple(shape), self.channels, self.activation)(leaf)
+                         if len(shape) == 3 else leaf)
+        return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=-1)
+
+
 class ActorCritic(nn.Module):
     """obs [..., obs_dim] -> (dist_params, value [...]).
 
@@ -96,6 +120,10 @@ class ActorCritic(nn.Module):
     # network="cnn": each of actor and critic starts with its own ConvTorso.
     obs_shape: tuple | None = None  # None: no torso (the MLP reads flat observations)
     conv_channels: Sequence[int] = (16,)
+    # network="cnn" on a structured observation: the shapes of the leaves the actor and
+    # the critic read (a `LeafEncoder` each: image leaves through a torso). None: flat.
+    actor_leaf_shapes: tuple | None = None
+    critic_leaf_shapes: tuple | None = None
 
     # Gains of the output layers: a near-uniform initial policy, a unit-scale value.
     ACTOR_OUT_GAIN = 0.01
@@ -109,6 +137,9 @@ class ActorCritic(nn.Module):
             # gradients never move the policy's features.
             self.actor_torso = ConvTorso(self.obs_shape, self.conv_channels, self.activation)
             self.critic_torso = ConvTorso(self.obs_shape, self.conv_channels, self.activation)
+        if self.actor_leaf_shapes is not None:
+            self.actor_torso = LeafEncoder(self.actor_leaf_shapes, self.conv_channels, self.activation)
+            self.critic_torso = LeafEncoder(self.critic_leaf_shapes, self.conv_channels, self.activation)
         if not self.discrete:
             self.log_std = self.param("log_std", nn.initializers.zeros, (self.policy_dim,))
 
@@ -117,11 +148,15 @@ class ActorCritic(nn.Module):
 
     def policy(self, obs: jax.Array) -> dict:
         """The actor alone: obs [..., obs_dim] -> dist_params (see the class docstring)."""
-        out = self.actor(obs if self.obs_shape is None else self.actor_torso(obs))
+        out = self.actor(self.actor_torso(obs) if self._has_torso else obs)
         if self.discrete:
             return {"logits": out}
         return {"mean": out, "log_std": jnp.broadcast_to(self.log_std, out.shape)}
 
     def value(self, obs: jax.Array) -> jax.Array:
         """The critic alone: obs [..., obs_dim] -> value float32 [...]."""
-        return self.critic(obs if self.obs_shape is None else self.critic_torso(obs))[..., 0]
+        return self.critic(self.critic_torso(obs) if self._has_torso else obs)[..., 0]
+
+    @property
+    def _has_torso(self) -> bool:
+        return self.obs_shape is not None or self.actor_leaf_shapes is not None

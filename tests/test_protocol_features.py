@@ -241,8 +241,8 @@ def test_observation_keys_on_an_unstructured_env_and_bad_key_values_are_refused(
 def test_an_all_illegal_mask_is_an_error_naming_the_env_not_a_nan():
 
     class NoLegalAction(MaskedBanditEnv):
-        def observe(self, context):
-            obs = super().observe(context)
+        def _observe(self, context):
+            obs = super()._observe(context)
             return {**obs, "action_mask": obs["action_mask"] & (context == 0)}
 
     train = ppo_jax.make_train(tiny_config(), env=NoLegalAction())

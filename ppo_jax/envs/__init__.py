@@ -1,4 +1,4 @@
-"""Envs: the protocol (`spec`, a leaf: `Env`, `EnvStep`, `EnvSpec`), the adapters the
+"""Envs: the protocol (`spec`: `Env`, `EnvStep`, `EnvSpec`; `layout`: structured observations), the adapters the
 rollout steps (`adapters`: gymnax's interface and the protocol; Box actions mapped from
 [-1, 1] onto the env's bounds), wrappers (`masked`), suites (`suites/`) and probe envs for
 tests and measurements (`probes`: `CueMemoryEnv`, the memory probe).
@@ -16,6 +16,10 @@ from ppo_jax.envs.adapters import (  # noqa: F401
 from ppo_jax.envs.masked import (  # noqa: F401
     MASKED_ENVS,
     MaskedObservation,
+)
+from ppo_jax.envs.layout import (  # noqa: F401
+    ObsLayout,
+    ObsLeaf,
 )
 from ppo_jax.envs.spec import (  # noqa: F401
     Env,
@@ -36,6 +40,8 @@ __all__ = [
     "LogState",
     "MASKED_ENVS",
     "MaskedObservation",
+    "ObsLayout",
+    "ObsLeaf",
     "ProtocolAdapter",
     "StepResult",
     "make_env",

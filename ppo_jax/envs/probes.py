@@ -116,19 +116,21 @@ class CueMemoryEnv(environment.Environment):
 class _OneStepEnv:
     """One-step episodes: `reset` draws a context (int32 []), `step` pays `reward(context,
     action)`, terminates and resets with its key. Subclasses set `spec` and define
-    `observe(context)` and `reward(context, action)`."""
+    `_draw(key)`, `_observe(context)` and `_reward(context, action)`."""
 
     max_episode_steps = 1
 
     def reset(self, key):
-        context = self.draw(key)
-        return self.observe(context), context
+        """(observation, context) of a new one-step episode."""
+        context = self._draw(key)
+        return self._observe(context), context
 
     def step(self, key, state, action):
+        """Pays the action in context `state`, terminates, and starts the next episode with `key`."""
         next_obs, next_state = self.reset(key)
-        return EnvStep(obs=next_obs, state=next_state, reward=self.reward(state, action),
+        return EnvStep(obs=next_obs, state=next_state, reward=self._reward(state, action),
                        terminated=jnp.asarray(True), truncated=jnp.asarray(False),
-                       final_obs=self.observe(state))
+                       final_obs=self._observe(state))
 
 
 class MaskedBanditEnv(_OneStepEnv):
@@ -147,17 +149,17 @@ class MaskedBanditEnv(_OneStepEnv):
     """
 
     def __init__(self):
-        self.spec = EnvSpec.discrete_actions(self.observe(jnp.zeros((), jnp.int32)), 4,
+        self.spec = EnvSpec.discrete_actions(self._observe(jnp.zeros((), jnp.int32)), 4,
                                              action_mask="action_mask")
 
-    def draw(self, key):
+    def _draw(self, key):
         return jax.random.bernoulli(key).astype(jnp.int32)
 
-    def observe(self, context):
+    def _observe(self, context):
         return {"state": jax.nn.one_hot(context, 2, dtype=jnp.float32),
                 "action_mask": jnp.array([True, True, True, False]).at[3].set(context == 0)}
 
-    def reward(self, context, action):
+    def _reward(self, context, action):
         return jnp.select([action == 3, action == 2], [1.0, 0.5], 0.0).astype(jnp.float32)
 
 
@@ -174,24 +176,24 @@ class MultiDiscreteTargetEnv(_OneStepEnv):
 
     def __init__(self, masked: bool = False):
         self.masked = masked
-        example = self.observe(jnp.zeros((2,), jnp.int32) + 1)
+        example = self._observe(jnp.zeros((2,), jnp.int32) + 1)
         self.spec = EnvSpec.multi_discrete_actions(
             example if masked else example.shape, self.action_dims,
             action_mask="action_mask" if masked else None)
 
-    def draw(self, key):
+    def _draw(self, key):
         low = 1 if self.masked else 0
         k1, k2 = jax.random.split(key)
         return jnp.stack([jax.random.randint(k1, (), low, 3), jax.random.randint(k2, (), low, 4)])
 
-    def observe(self, context):
+    def _observe(self, context):
         targets = jnp.concatenate([jax.nn.one_hot(context[0], 3), jax.nn.one_hot(context[1], 4)])
         if not self.masked:
             return targets
         legal = jnp.ones((7,), bool).at[0].set(False).at[3].set(False)
         return {"targets": targets, "action_mask": legal}
 
-    def reward(self, context, action):
+    def _reward(self, context, action):
         return 0.5 * jnp.sum(action == context).astype(jnp.float32)
 
 
@@ -201,15 +203,15 @@ class DictSumEnv(_OneStepEnv):
     0: one leaf alone leaves the other bit a coin flip (0.5 at best), both give 1."""
 
     def __init__(self):
-        self.spec = EnvSpec.discrete_actions(self.observe(jnp.zeros((2,), jnp.int32)), 3)
+        self.spec = EnvSpec.discrete_actions(self._observe(jnp.zeros((2,), jnp.int32)), 3)
 
-    def draw(self, key):
+    def _draw(self, key):
         return jax.random.randint(key, (2,), 0, 2)
 
-    def observe(self, context):
+    def _observe(self, context):
         return {"left": jax.nn.one_hot(context[0], 2), "right": jax.nn.one_hot(context[1], 2)}
 
-    def reward(self, context, action):
+    def _reward(self, context, action):
         return (action == context[0] + context[1]).astype(jnp.float32)
 
 
@@ -223,13 +225,13 @@ class PrivilegedValueEnv(_OneStepEnv):
     """
 
     def __init__(self):
-        self.spec = EnvSpec.discrete_actions(self.observe(jnp.zeros((), jnp.float32)), 2)
+        self.spec = EnvSpec.discrete_actions(self._observe(jnp.zeros((), jnp.float32)), 2)
 
-    def draw(self, key):
+    def _draw(self, key):
         return jnp.where(jax.random.bernoulli(key), 1.0, -1.0).astype(jnp.float32)
 
-    def observe(self, context):
+    def _observe(self, context):
         return {"state": jnp.ones((2,), jnp.float32), "privileged_state": context[None]}
 
-    def reward(self, context, action):
+    def _reward(self, context, action):
         return context

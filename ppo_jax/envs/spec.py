@@ -1,4 +1,7 @@
-"""The env protocol: what an env hands the rollout (`Env`, `EnvStep`, `EnvSpec`). A leaf module."""
+"""The env protocol: what an env hands the rollout (`Env`, `EnvStep`, `EnvSpec`).
+
+Imports nothing from ppo_jax but `envs.layout` (structured observations).
+"""
 
 from __future__ import annotations
 

@@ -20,7 +20,9 @@ new policies computed later; `make_distribution` turns them into a distrax
 distribution (`ppo_jax.core.distributions`).
 
 Modules: `init` (orthogonal initialisation, `init_params`), `feedforward` (MLP, CNN),
-`recurrent` (GRU, LSTM), `interface`, `registry` (names, `register_network`).
+`recurrent` (GRU, LSTM), `interface`, `registry` (names, `register_network`), `routing`
+(what wraps any network for an env with observation keys, an action mask or
+multi-discrete actions).
 """
 
 from ppo_jax.networks.feedforward import (  # noqa: F401

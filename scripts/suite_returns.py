@@ -1,0 +1,147 @@
+"""The suites' returns table: MuJoCo Playground, Jumanji and XLand-MiniGrid presets against
+the PPO results their authors published.
+
+    python scripts/suite_returns.py --envs jumanji/Snake-v1 xminigrid/MiniGrid-Empty-6x6 \
+        --num-seeds 4 --budget 200000          # CPU budgets: a row per env
+    python scripts/suite_returns.py --table-only
+
+Each row is `scripts/returns_table.py`'s measurement (`train_seeds` of the env's preset,
+timed with its compile; each seed's final return, the mean training return over the last
+10% of updates; a 95% bootstrap CI over seeds; the minimum; the untrained stochastic
+policy's return over 200 episodes, which for a masked env is a near-uniform policy over
+the legal actions), written to scripts/results/suite-returns/rows/<suite>/<env>.json.
+
+References: scripts/results/suite-returns/references/<suite>.json, one entry per env:
+{"return": the published final return, "budget": its env steps, "source": where}. A row at
+a smaller budget than its reference's says so in the table: it is a CPU check of the
+preset, not a reproduction. The full budgets are a GPU run (`scripts/gpu_measure.sh
+suites`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import returns_table as rt  # noqa: E402  (the shared measurement, one folder up the import path)
+
+from ppo_jax.analysis.benchmarking import short_commit, write_manifest  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULTS = REPO_ROOT / "scripts" / "results" / "suite-returns"
+ROWS_DIR = RESULTS / "rows"
+REFERENCES_DIR = RESULTS / "references"
+SUITES = ("playground", "jumanji", "xminigrid")
+
+
+def load_references(folder: Path = REFERENCES_DIR) -> dict[str, dict]:
+    """{env id: {"return", "budget", "source"}} from every references/<suite>.json."""
+    refs: dict[str, dict] = {}
+    for path in sorted(folder.glob("*.json")):
+        refs.update(json.loads(path.read_text()))
+    return refs
+
+
+def row_path(env_id: str, rows_dir: Path = ROWS_DIR) -> Path:
+    """rows/<suite>/<name>.json for `<suite>/<name>`."""
+    return rows_dir / f"{env_id}.json"
+
+
+def load_rows(rows_dir: Path = ROWS_DIR) -> dict[str, dict]:
+    """Every measured row, by env id."""
+    rows = {}
+    for path in sorted(rows_dir.glob("*/*.json")):
+        row = json.loads(path.read_text())
+        rows[row["env"]] = row
+    return rows
+
+
+def measure(env_id: str, num_seeds: int, seed: int, budget: int | None, refs: dict[str, dict]) -> dict:
+    """The env's row: returns_table's measurement, with this suite's published reference."""
+    row = rt.measure(env_id, num_seeds, seed, budget)
+    ref = refs.get(env_id) or {}
+    row["reference"] = ref.get("return")
+    row["reference_budget"] = ref.get("budget")
+    row["reference_source"] = ref.get("source")
+    return row
+
+
+def fmt(x) -> str:
+    return "" if x is None else rt.fmt(x)
+
+
+def markdown(rows: dict[str, dict]) -> str:
+    """One table, by suite: budget, final return (mean, CI, min), untrained, wall, machine, reference."""
+    lines = ["| env | budget | final return: mean [95% CI] | min | untrained | seeds | wall | machine | "
+             "published PPO (budget) |", "|---|---:|---|---:|---:|---:|---:|---|---|"]
+    for env in sorted(rows, key=lambda e: (SUITES.index(e.split("/")[0]) if e.split("/")[0] in SUITES else 9, e)):
+        r = rows[env]
+        ref = ""
+        if r.get("reference") is not None:
+            budget = r.get("reference_budget")
+            ref = f"{fmt(r['reference'])}" + (f" ({budget})" if budget else "")
+        lines.append(f"| `{env}` | {r['budget']:,} | {fmt(r['mean'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}] | "
+                     f"{fmt(r['min'])} | {fmt(r['untrained_return'])} | {r['num_seeds']} | "
+                     f"{r['wall_s']:,.0f} s | {rt.machine_label(r)} | {ref} |")
+    sources = {r["reference_source"] for r in rows.values() if r.get("reference_source")}
+    if sources:
+        lines += ["", "References: " + "; ".join(sorted(sources)) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(rows: dict[str, dict], results: Path = RESULTS) -> str:
+    """suite_returns.md and the folder's manifest, from `rows`."""
+    table = markdown(rows)
+    (results / "suite_returns.md").write_text(table)
+    write_manifest(
+        results,
+        experiment="MuJoCo Playground, Jumanji and XLand-MiniGrid presets at CPU budgets, against their "
+                   "authors' published PPO returns: final return per seed, 95% bootstrap CI, minimum, the "
+                   "untrained policy's return.",
+        command={"rows/<suite>/<env>.json": "python scripts/suite_returns.py --envs ENV --num-seeds 4 "
+                                            "--budget STEPS (the row records both)",
+                 "suite_returns.md": "python scripts/suite_returns.py --table-only"},
+        commit={f"rows/{env}.json": short_commit(rows[env].get("git")) or "not recorded" for env in sorted(rows)},
+        commit_source="each row's own git record",
+        machine=", ".join(sorted({rt.machine_label(r) for r in rows.values()})) or None,
+        files={"suite_returns.md": "the table",
+               "references/<suite>.json": "the published returns, their budgets and sources",
+               **{f"rows/{env}.json": rt.ROW_FILE for env in sorted(rows)}})
+    return table
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--envs", nargs="+", default=(), metavar="ENV", help="suite env ids to measure")
+    p.add_argument("--num-seeds", type=int, default=4, help="seeds per env (default 4)")
+    p.add_argument("--seed", type=int, default=1000, help="seed set (default 1000)")
+    p.add_argument("--budget", type=int, default=None, help="env steps per agent instead of the preset's")
+    p.add_argument("--table-only", action="store_true", help="only redraw the table")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> str:
+    args = parse_args(argv)
+    if args.num_seeds < 2:
+        raise SystemExit("--num-seeds must be at least 2 (a CI needs seeds)")
+    refs = load_references()
+    if not args.table_only:
+        for env in args.envs:
+            if env.split("/")[0] not in SUITES:
+                raise SystemExit(f"--envs {env!r}: not a suite of this table ({', '.join(s + '/<id>' for s in SUITES)})")
+            row = measure(env, args.num_seeds, args.seed, args.budget, refs)
+            path = row_path(env)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(row, indent=1) + "\n")
+            print(f"{env}: {fmt(row['mean'])} [{fmt(row['ci_low'])}, {fmt(row['ci_high'])}], min {fmt(row['min'])}, "
+                  f"untrained {fmt(row['untrained_return'])}, {row['wall_s']:.0f} s", flush=True)
+    table = write_outputs(load_rows())
+    print(table)
+    return table
+
+
+if __name__ == "__main__":
+    main()

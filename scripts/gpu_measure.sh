@@ -33,6 +33,13 @@
 #   dp-scaling   one Craftax agent of 1024 envs, data_parallel = the device count, on 1, 2, 4
 #                and 8 GPUs (scripts/bench_data_parallel.py scaling): env steps/s per count.
 #                Only meaningful on a machine with several GPUs.
+#   suites:IDS   the new suites' presets at their full budgets, 4 seeds each (IDS: comma-separated,
+#                e.g. suites:playground/CartpoleBalance,jumanji/Snake-v1,xminigrid/MiniGrid-Empty-8x8;
+#                scripts/suite_returns.py; the rows come back as suites.tgz, to unpack into
+#                scripts/results/suite-returns/rows/). Needs the suites' wheels in .whl:
+#                python3 -m pip download --only-binary=:all: --python-version 3.12
+#                --platform manylinux2014_x86_64 -d .whl playground==0.2.0 jumanji==1.1.2
+#                xminigrid==0.9.3 (pip resolves their dependencies; drop what the machine has).
 #   tests        a fast part of the test suite (about 115 s).
 # Example, one lease:  bash scripts/gpu_measure.sh bench mlp:SpaceInvaders-MinAtar tests
 # Run one phase at a time: on the H200 lent here, four sweeps as concurrent processes
@@ -98,11 +105,16 @@ for phase in "$@"; do
     dp-scaling)
       timeout -k 10 "$(left)" python3 scripts/bench_data_parallel.py scaling --out "$OUT" \
           --no-manifest 2>&1 | tail -8 | tee -a "$OUT/gpu.txt" ;;
+    suites:*)
+      ids=${phase#suites:}
+      timeout -k 10 "$(left)" python3 scripts/suite_returns.py --envs ${ids//,/ } --num-seeds "${GPU_SEEDS:-4}" \
+          2>&1 | tail -20 | tee -a "$OUT/gpu.txt"
+      tar -czf "$OUT/suites.tgz" -C scripts/results/suite-returns rows ;;
     tests)
       timeout -k 10 "$(left)" python3 -m pytest -q -x -p no:cacheprovider -n 4 tests/test_gae.py \
           tests/test_loss.py tests/test_train.py tests/test_recurrent.py > "$OUT/tests.log" 2>&1
       echo "tests: rc $?" | tee -a "$OUT/tests.log"; tail -3 "$OUT/tests.log" ;;
-    *) echo "unknown phase $phase (bench, mlp:GAME, cnn:GAME, table:ENV, ablation-brax, dp-ref, craftax100m, dp-scaling, tests)"; exit 2 ;;
+    *) echo "unknown phase $phase (bench, mlp:GAME, cnn:GAME, table:ENV, ablation-brax, dp-ref, craftax100m, dp-scaling, suites:IDS, tests)"; exit 2 ;;
   esac
 done
 echo "total $(( $(date +%s) - start )) s" | tee -a "$OUT/gpu.txt"

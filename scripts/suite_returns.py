@@ -3,6 +3,8 @@ the PPO results their authors published.
 
     python scripts/suite_returns.py --envs jumanji/Snake-v1 xminigrid/MiniGrid-Empty-6x6 \
         --num-seeds 4 --budget 200000          # CPU budgets: a row per env
+    python scripts/suite_returns.py --envs playground/CartpoleBalance --budget 65536 \
+        --set num_envs=32 --set num_steps=64   # a GPU-sized preset, shrunk for a CPU
     python scripts/suite_returns.py --table-only
 
 Each row is `scripts/returns_table.py`'s measurement (`train_seeds` of the env's preset,
@@ -23,12 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import returns_table as rt  # noqa: E402  (the shared measurement, one folder up the import path)
 
 from ppo_jax.analysis.benchmarking import short_commit, write_manifest  # noqa: E402
+from ppo_jax.cli.common import parse_overrides, split_assignment  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "scripts" / "results" / "suite-returns"
@@ -59,9 +63,35 @@ def load_rows(rows_dir: Path = ROWS_DIR) -> dict[str, dict]:
     return rows
 
 
-def measure(env_id: str, num_seeds: int, seed: int, budget: int | None, refs: dict[str, dict]) -> dict:
-    """The env's row: returns_table's measurement, with this suite's published reference."""
-    row = rt.measure(env_id, num_seeds, seed, budget)
+def measure(env_id: str, num_seeds: int, seed: int, overrides: dict, refs: dict[str, dict]) -> dict:
+    """The env's row: `train_seeds(preset(env_id, **overrides))` measured as returns_table
+    measures a row, with this suite's published reference and the overrides recorded."""
+    import jax
+    import numpy as np
+
+    import ppo_jax
+    from ppo_jax.analysis.benchmarking import device_info, git_state, machine_info
+    from ppo_jax.analysis.statistics import bootstrap_ci
+
+    config = ppo_jax.preset(env_id, **overrides)
+    t0 = time.perf_counter()
+    out = ppo_jax.train_seeds(config, num_seeds=num_seeds, seed=seed)
+    jax.block_until_ready(out)
+    wall = time.perf_counter() - t0
+    finals = np.asarray(out.final_return(), np.float64)
+    mean, low, high = bootstrap_ci(finals)
+    machine = machine_info()
+    row = {
+        "env": env_id, "preset": env_id in ppo_jax.preset_envs(), "overrides": overrides,
+        "budget": config.steps_run, "num_seeds": num_seeds, "seed": seed,
+        "final_return": finals.tolist(), "mean": float(mean), "ci_low": float(low), "ci_high": float(high),
+        "min": float(finals.min()), "wall_s": round(wall, 2),
+        "untrained_return": rt.untrained_return(config, seed),
+        "device": device_info(), "cpu_model": machine["cpu_model"], "cpu_count": machine["cpu_count"],
+        "versions": machine["versions"], "git": git_state(), "config": config.to_dict(),
+        "curve": rt.curve(out.metrics["episode_return"], config.batch_size),
+        "date": time.strftime("%Y-%m-%d"),
+    }
     ref = refs.get(env_id) or {}
     row["reference"] = ref.get("return")
     row["reference_budget"] = ref.get("budget")
@@ -83,7 +113,12 @@ def markdown(rows: dict[str, dict]) -> str:
         if r.get("reference") is not None:
             budget = r.get("reference_budget")
             ref = f"{fmt(r['reference'])}" + (f" ({budget})" if budget else "")
-        lines.append(f"| `{env}` | {r['budget']:,} | {fmt(r['mean'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}] | "
+        changed = ", ".join(f"{k}={v}" for k, v in (r.get("overrides") or {}).items()
+                            if k not in ("total_timesteps", "env_options"))
+        changed = ", ".join(filter(None, [changed] + [f"{k}={v}" for k, v in
+                                                      ((r.get("overrides") or {}).get("env_options") or {}).items()]))
+        name = f"`{env}`" + (f" ({changed})" if changed else "")
+        lines.append(f"| {name} | {r['budget']:,} | {fmt(r['mean'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}] | "
                      f"{fmt(r['min'])} | {fmt(r['untrained_return'])} | {r['num_seeds']} | "
                      f"{r['wall_s']:,.0f} s | {rt.machine_label(r)} | {ref} |")
     sources = {r["reference_source"] for r in rows.values() if r.get("reference_source")}
@@ -102,7 +137,8 @@ def write_outputs(rows: dict[str, dict], results: Path = RESULTS) -> str:
                    "authors' published PPO returns: final return per seed, 95% bootstrap CI, minimum, the "
                    "untrained policy's return.",
         command={"rows/<suite>/<env>.json": "python scripts/suite_returns.py --envs ENV --num-seeds 4 "
-                                            "--budget STEPS (the row records both)",
+                                            "--budget STEPS [--set KEY=VALUE ...] (the row records its "
+                                            "overrides)",
                  "suite_returns.md": "python scripts/suite_returns.py --table-only"},
         commit={f"rows/{env}.json": short_commit(rows[env].get("git")) or "not recorded" for env in sorted(rows)},
         commit_source="each row's own git record",
@@ -119,6 +155,11 @@ def parse_args(argv=None):
     p.add_argument("--num-seeds", type=int, default=4, help="seeds per env (default 4)")
     p.add_argument("--seed", type=int, default=1000, help="seed set (default 1000)")
     p.add_argument("--budget", type=int, default=None, help="env steps per agent instead of the preset's")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a preset setting (static or HParams), e.g. --set num_envs=64; repeatable; "
+                        "recorded in the row and shown in the table")
+    p.add_argument("--env-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a suite option (env_options) as an integer, e.g. --env-option action_repeat=4")
     p.add_argument("--table-only", action="store_true", help="only redraw the table")
     return p.parse_args(argv)
 
@@ -131,8 +172,15 @@ def main(argv=None) -> str:
     if not args.table_only:
         for env in args.envs:
             if env.split("/")[0] not in SUITES:
-                raise SystemExit(f"--envs {env!r}: not a suite of this table ({', '.join(s + '/<id>' for s in SUITES)})")
-            row = measure(env, args.num_seeds, args.seed, args.budget, refs)
+                valid = ", ".join(suite + "/<id>" for suite in SUITES)
+                raise SystemExit(f"--envs {env!r}: not a suite of this table ({valid})")
+            overrides = parse_overrides(args.set)
+            if args.env_option:
+                overrides["env_options"] = {k: int(v) for k, v in
+                                            (split_assignment(text, "--env-option") for text in args.env_option)}
+            if args.budget is not None:
+                overrides["total_timesteps"] = args.budget
+            row = measure(env, args.num_seeds, args.seed, overrides, refs)
             path = row_path(env)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(row, indent=1) + "\n")

@@ -121,7 +121,8 @@ def pytest_make_collect_report(collector):
 # The files with the longest tests, longest first. Each worker takes the next unit
 # (`xdist_unit` below) in collection order, so putting these first keeps one long unit
 # from running alone at the end (longest-first scheduling).
-LONGEST_FIRST = ("test_suites_learning.py", "test_docs.py", "test_recurrent_learning.py", "test_learning.py",
+LONGEST_FIRST = ("test_suites_learning.py", "test_playground_learning.py", "test_jumanji_learning.py",
+                 "test_xminigrid_learning.py", "test_docs.py", "test_recurrent_learning.py", "test_learning.py",
                  "test_pbt.py", "test_recurrent.py", "test_env_protocol.py", "test_eval_training.py",
                  "test_notebook.py", "test_divergence.py", "test_sweep.py", "test_objectives.py",
                  "test_presets.py")
@@ -137,6 +138,8 @@ LONGEST_FIRST = ("test_suites_learning.py", "test_docs.py", "test_recurrent_lear
 # (test_env_protocol.py::test_one_update_trains_in_every_suite).
 SLOW_FILES = {
     "test_learning.py", "test_suites_learning.py", "test_recurrent_learning.py", "test_pbt_learning.py",
+    "test_playground_learning.py", "test_jumanji_learning.py", "test_xminigrid_learning.py",
+    "test_protocol_learning.py",  # the probe envs of masks, multi-discrete, dict obs, privileged critic
     "test_notebook.py",     # executes the quickstart notebook
     "test_presets.py",      # a one-update run of every preset: the preset smoke matrix
     "test_scripts_help.py",  # every script's --help in a fresh process
@@ -145,7 +148,7 @@ SLOW_FILES = {
 SLOW_PARAMS = {
     # Brax and Craftax compile for tens of seconds: their conformance cases (one compile
     # per module-scoped case) are slow; gymnax, the protocol env and Navix stay quick.
-    "test_env_protocol.py": ("[brax", "[craftax", "test_craftax_", "test_brax_renders"),
+    "test_env_protocol.py": ("[brax", "[craftax", "[playground", "test_craftax_", "test_brax_renders"),
     # the docs pages' code and the site build; the runner's own tests stay quick
     "test_docs.py": ("test_page_code_runs", "test_site_builds_strictly"),
 }
@@ -251,7 +254,8 @@ SLOW_TESTS = {
 # long enough for run time to outweigh compile time, and they check that what a user
 # compiles learns. Every other test compiles with FAST_COMPILE (top of this file).
 LEARNING_FILES = {"test_learning.py", "test_suites_learning.py", "test_recurrent_learning.py",
-                  "test_pbt_learning.py"}
+                  "test_pbt_learning.py", "test_playground_learning.py", "test_jumanji_learning.py",
+                  "test_xminigrid_learning.py", "test_protocol_learning.py"}
 LEARNING_TESTS = {"test_objectives.py": ("test_cartpole_learns_with_kl_objectives",)}
 
 

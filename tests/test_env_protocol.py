@@ -1,5 +1,6 @@
 """One conformance suite run against every env adapter: gymnax (Discrete and Box
-actions), a user's own `Env` protocol env, Brax, Navix and Craftax.
+actions), a user's own `Env` protocol env, Brax, Navix, Craftax, MuJoCo Playground,
+Jumanji (structured observations with an action mask) and XLand-MiniGrid.
 
 Each case says at which step its first episode ends and how (terminated or
 truncated) under a fixed action, so the tests check the step, not just that
@@ -89,6 +90,18 @@ CASES = [
     # a fresh world follows the end: the final observation is the old world's
     Case("craftax", lambda: make_env("craftax/Craftax-Classic-Symbolic-v1",
                                      env_options=(("max_timesteps", 4),)), 0, 4, "truncated"),
+    # structured obs (the pytree with its flat mask, flattened by the adapter). Maze: a time
+    # limit Jumanji reports as a termination is truncated here; a new maze follows
+    Case("jumanji-maze", lambda: make_env("jumanji/Maze-v0", env_options=(("time_limit", 5),)),
+         0, 5, "truncated"),
+    # a joint action flattened: 3 is (rotation 0, column 3) of Tetris' [4, 10]
+    Case("jumanji-tetris", lambda: make_env("jumanji/Tetris-v0", env_options=(("time_limit", 3),)),
+         3, 3, "truncated"),
+    Case("playground", lambda: make_env("playground/CartpoleBalance", env_options=(("episode_length", 5),)),
+         np.zeros(1, np.float32), 5, "truncated"),  # DM Control: only the time limit ends it
+    # action 1 turns on the spot (the view turns with it) until max_steps truncates
+    Case("xminigrid", lambda: make_env("xminigrid/MiniGrid-EmptyRandom-5x5", env_options=(("max_steps", 5),)),
+         1, 5, "truncated"),
 ]
 IDS = [c.name for c in CASES]
 
@@ -248,6 +261,9 @@ SUITE_SMOKE_ENVS = {
     "brax": ("brax/inverted_pendulum", (("episode_length", 8),)),
     "navix": ("navix/Navix-Empty-5x5-v0", ()),
     "craftax": ("craftax/Craftax-Classic-Symbolic-v1", ()),
+    "playground": ("playground/CartpoleBalance", (("episode_length", 8),)),
+    "jumanji": ("jumanji/Maze-v0", (("time_limit", 8),)),
+    "xminigrid": ("xminigrid/MiniGrid-Empty-5x5", ()),
 }
 
 

@@ -19,7 +19,7 @@ import ppo_jax
 # test_recurrent_learning.py, test_suites_learning.py); the rest get one update here.
 LEARNING_TESTED = ("CartPole-v1", "Acrobot-v1", "Pendulum-v1", "Catch-bsuite", "Breakout-MinAtar",
                    "MaskedCartPole-v1", "navix/Navix-Empty-8x8-v0", "brax/inverted_pendulum",
-                   "craftax/Craftax-Classic-Symbolic-v1")
+                   "craftax/Craftax-Classic-Symbolic-v1", "xminigrid/MiniGrid-Empty-6x6")
 
 
 @pytest.mark.parametrize("env_id", ppo_jax.preset_envs())
@@ -55,10 +55,17 @@ def test_brax_paper_presets_are_the_ablations_clipped_setting(load_script):
         assert ppo_jax.preset(env_id) == ablation.base_config(env_id, 999_424, num_envs=8)
 
 
+# Presets sized for a GPU (MuJoCo Playground's: 2048 envs x 480 steps, as its Brax PPO):
+# their one update runs the same settings on 8 envs x 32 steps.
+GPU_SIZED_BATCH = 65_536
+
+
 @pytest.mark.parametrize("env_id", [e for e in ppo_jax.preset_envs()
                                     if e not in LEARNING_TESTED and e not in SAME_SETTINGS_AS])
 def test_every_other_preset_trains_one_update_of_its_settings(env_id):
     config = ppo_jax.preset(env_id)
+    if config.batch_size > GPU_SIZED_BATCH:  # the same settings on a CPU-sized batch
+        config = config.replace(num_envs=8, num_steps=32, num_minibatches=4, data_parallel=1)
     one_update = config.replace(total_timesteps=config.batch_size)
     out = jit_fast(ppo_jax.make_train(one_update))(jax.random.key(0))
     for name in ("policy_loss", "value_loss", "entropy", "grad_norm"):

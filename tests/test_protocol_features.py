@@ -63,7 +63,7 @@ def test_masked_log_prob_entropy_and_kl_match_the_renormalized_distribution():
         p = np_masked_categorical(logits_p[row], legal[row])
         q = np_masked_categorical(logits_q[row], legal[row])
         for action in np.flatnonzero(legal[row]):
-            got = dist.log_prob(jax.tree.map(lambda x: x[row], masked_p), jnp.asarray(action))
+            got = dist.log_prob({"logits": masked_p["logits"][row]}, jnp.asarray(action))
             np.testing.assert_allclose(got, np.log(p[action]), rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(dist.entropy(masked_p)[row], np_entropy(p), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(dist.kl_divergence(masked_p, masked_q)[row], np_kl(p, q),

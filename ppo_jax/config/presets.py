@@ -104,6 +104,49 @@ _PRESETS.update({
     "brax/inverted_pendulum": (dict(total_timesteps=524_288, num_envs=16, num_steps=128,
                                     normalize_observations=True, normalize_rewards=True),
                                dict(learning_rate=1e-3, ent_coef=0.0)),
+    # MuJoCo Playground's Brax PPO for DM Control (mujoco_playground 0.2.0,
+    # config/dm_control_suite_params.py, brax_ppo_config; Brax's PPO defaults where it sets
+    # none): num_timesteps 60M (rounded down to 61 whole batches), num_envs 2048, and its batch
+    # per update, batch_size 1024 x num_minibatches 32 x unroll_length 30 = 983,040 steps, as
+    # 480 steps of each of the 2048 envs; num_updates_per_batch 16 = update_epochs; discounting
+    # 0.995, learning_rate 1e-3 (constant: anneal_lr off), entropy_cost 1e-2, clipping_epsilon
+    # 0.3, gae_lambda 0.95, vf 0.5, no gradient clipping, no value clipping, observations
+    # normalized. Not mapped exactly: reward_scaling 10 (normalize_rewards instead), Brax's
+    # tanh-normal policy (a clipped Gaussian here), and its two networks (policy 4 x 32, value
+    # 5 x 256, swish): one size for both here, the value net's width at the policy's depth.
+    **{f"playground/{name}": (
+        dict(total_timesteps=59_965_440, num_envs=2048, num_steps=480, num_minibatches=32,
+             update_epochs=16, hidden_sizes=(256, 256, 256, 256), activation="silu",
+             normalize_observations=True, normalize_rewards=True, clip_value_loss=False,
+             anneal_lr=False),
+        dict(learning_rate=1e-3, gamma=0.995, gae_lambda=0.95, clip_eps=0.3, ent_coef=0.01,
+             vf_coef=0.5, max_grad_norm=1e6))
+       for name in ("CartpoleBalance", "CartpoleSwingup", "WalkerWalk")},
+    # XLand-MiniGrid's single-task PPO (corl-team/xland-minigrid, training/train_single_task.py
+    # and configs/single.yaml): lr 1e-3 annealed, gamma 0.99, lambda 0.95, clip 0.2, ent 0.01, vf 0.5,
+    # grad norm 0.5 (ppo_jax's defaults but lr). Its batches (8,192-16,384 envs, 1 epoch of 16
+    # minibatches) are a GPU's: at 128 envs x 16 steps that collapsed 1 of 4 seeds on Empty-6x6, so
+    # 16 envs x 128 steps, 4 epochs of 4 minibatches (as Navix's rooms), and an MLP on the view.
+    "xminigrid/MiniGrid-Empty-6x6": (dict(total_timesteps=262_144, num_envs=16, num_steps=128),
+                                     dict(learning_rate=1e-3)),
+    "xminigrid/MiniGrid-DoorKey-5x5": (dict(total_timesteps=1_048_576, num_envs=16, num_steps=128),
+                                       dict(learning_rate=1e-3)),
+    "xminigrid/MiniGrid-DoorKey-8x8": (dict(total_timesteps=4_194_304, num_envs=16, num_steps=128),
+                                       dict(learning_rate=1e-3)),
+    # Jumanji: its A2C configs (jumanji 1.1.2, jumanji/training/configs/env/<env>.yaml):
+    # num_envs = total_batch_size, num_steps = n_steps, total_timesteps = num_epochs x
+    # num_learner_steps_per_epoch x n_steps x total_batch_size, gamma = discount_factor,
+    # gae_lambda = bootstrapping_factor, ent_coef = l_en, learning_rate. 2048's rewards
+    # (merged tiles, hundreds a step) are normalized (ours, not Jumanji's).
+    "jumanji/Game2048-v1": (dict(total_timesteps=96_000_000, num_envs=32, num_steps=50,
+                                 normalize_rewards=True),  # game_2048.yaml
+                            dict(learning_rate=2e-4, gamma=0.99, gae_lambda=0.95, ent_coef=0.01)),
+    "jumanji/Maze-v0": (dict(total_timesteps=64_000_000, num_envs=128, num_steps=10),  # maze.yaml
+                        dict(learning_rate=3e-4, gamma=0.99, gae_lambda=0.95, ent_coef=0.01)),
+    "jumanji/Snake-v1": (dict(total_timesteps=256_000_000, num_envs=128, num_steps=20),  # snake.yaml
+                         dict(learning_rate=3e-4, gamma=0.997, gae_lambda=0.95, ent_coef=0.01)),
+    "jumanji/Minesweeper-v0": (dict(total_timesteps=25_600_000, num_envs=128, num_steps=10),  # minesweeper.yaml
+                               dict(learning_rate=3e-4, gamma=0.99, gae_lambda=0.95, ent_coef=0.01)),
 })
 
 def preset_envs() -> tuple[str, ...]:

@@ -13,13 +13,13 @@ from ppo_jax.envs.adapters import (  # noqa: F401
     ProtocolAdapter,
     make_env,
 )
-from ppo_jax.envs.masked import (  # noqa: F401
-    MASKED_ENVS,
-    MaskedObservation,
-)
 from ppo_jax.envs.layout import (  # noqa: F401
     ObsLayout,
     ObsLeaf,
+)
+from ppo_jax.envs.masked import (  # noqa: F401
+    MASKED_ENVS,
+    MaskedObservation,
 )
 from ppo_jax.envs.spec import (  # noqa: F401
     Env,

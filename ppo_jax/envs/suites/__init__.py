@@ -1,8 +1,9 @@
 """Env suites beyond gymnax, chosen by a prefix in `PPOConfig.env`: `brax/<name>`,
-`navix/<id>`, `craftax/<id>`.
+`navix/<id>`, `craftax/<id>`, `playground/<name>` (MuJoCo Playground), `jumanji/<id>`,
+`xminigrid/<id>` (XLand-MiniGrid).
 
 Each suite is an optional extra (`pip install -e ".[brax]"`, `.[navix]`,
-`.[craftax]`; `.[suites]` for all) and a module here
+`.[craftax]`, `.[playground]`, `.[jumanji]`, `.[xminigrid]`; `.[suites]` for all) and a module here
 whose env follows the `ppo_jax.envs.Env` protocol: it ends episodes both ways
 (terminated, truncated at its time limit), keeps the final observation and
 resets itself. Suite options (`PPOConfig.env_options`) are validated here,
@@ -27,7 +28,8 @@ class Suite:
     prefix: str
     package: str
     extra: str
-    module: str  # ppo_jax.envs.suites.<module>: env_names(), OPTIONS, make(name, **options)
+    module: str  # ppo_jax.envs.suites.<module>: env_names(), OPTIONS, make(name, **options),
+    # optionally check_name(name) (ValueError saying why an id is refused)
 
     def load(self):
         """Imports the suite's module (`ppo_jax.envs.suites.<module>`) and returns it.
@@ -46,6 +48,9 @@ SUITES: dict[str, Suite] = {
     "brax": Suite("brax", "brax", "brax", "brax_env"),
     "navix": Suite("navix", "navix", "navix", "navix_env"),
     "craftax": Suite("craftax", "craftax", "craftax", "craftax_env"),
+    "playground": Suite("playground", "mujoco_playground", "playground", "playground_env"),
+    "jumanji": Suite("jumanji", "jumanji", "jumanji", "jumanji_env"),
+    "xminigrid": Suite("xminigrid", "xminigrid", "xminigrid", "xminigrid_env"),
 }
 
 
@@ -63,6 +68,8 @@ def check_suite_env(env_id: str, options: dict[str, Any]) -> None:
     """ValueError naming the field and the valid choices when `env_id` or its options are bad."""
     prefix, name = split_env_id(env_id)
     module = SUITES[prefix].load()
+    if hasattr(module, "check_name"):  # a suite that says why an id it knows is refused
+        module.check_name(name)
     names = module.env_names()
     if name not in names:
         raise ValueError(f"PPOConfig.env {env_id!r}: {prefix} has no env {name!r}; valid: "

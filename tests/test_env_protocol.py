@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import jit_fast
+from conftest import CompileCounter, jit_fast
 from flax import struct
 
 import ppo_jax
@@ -235,16 +235,21 @@ def test_bad_env_ids_and_options_fail_with_the_valid_choices(kwargs, match):
         ppo_jax.PPOConfig(**kwargs)
 
 
-@pytest.mark.parametrize("env_id, package", [("brax/hopper", "brax"), ("navix/Navix-Empty-5x5-v0", "navix"),
-                                             ("craftax/Craftax-Symbolic-v1", "craftax")])
-def test_a_missing_suite_package_names_the_extra(monkeypatch, env_id, package):
+@pytest.mark.parametrize("env_id, package, extra", [
+    ("brax/hopper", "brax", "brax"), ("navix/Navix-Empty-5x5-v0", "navix", "navix"),
+    ("craftax/Craftax-Symbolic-v1", "craftax", "craftax"),
+    ("playground/CartpoleBalance", "mujoco_playground", "playground"), ("jumanji/Snake-v1", "jumanji", "jumanji"),
+    ("xminigrid/MiniGrid-Empty-5x5", "xminigrid", "xminigrid")])
+def test_a_missing_suite_package_names_the_extra(monkeypatch, env_id, package, extra):
     import importlib.util
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == package else real(name, *a))
-    with pytest.raises(ValueError, match=rf"'{package}' package is not installed; install the extra: "
-                                         rf"pip install -e \"\.\[{package}\]\""):
+    with CompileCounter() as counter, pytest.raises(
+            ValueError, match=rf"'{package}' package is not installed; install the extra: "
+                              rf"pip install -e \"\.\[{extra}\]\""):
         ppo_jax.PPOConfig(env=env_id)
+    assert counter.count == 0
 
 
 def test_env_options_are_hashable_static_and_round_trip():

@@ -29,7 +29,6 @@ cannot anchor a score: NOT_ANCHORS), with a 95% stratified-bootstrap CI
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import math
 import time
@@ -77,17 +76,9 @@ def row_path(env_id: str, rows_dir: Path = ROWS_DIR) -> Path:
 
 def curve(episode_return, batch_size: int, points: int = CURVE_POINTS) -> dict:
     """Per-seed learning curves [S, U] averaged into at most `points` bins of updates."""
-    import warnings
+    from ppo_jax.analysis.statistics import binned_curves
 
-    import numpy as np
-
-    returns = np.asarray(episode_return, np.float64)
-    edges = np.linspace(0, returns.shape[1], min(points, returns.shape[1]) + 1).astype(int)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a bin with no finished episode: NaN
-        binned = np.stack([np.nanmean(returns[:, a:b], axis=1) for a, b in itertools.pairwise(edges)], 1)
-    return {"steps": [int(b * batch_size) for b in edges[1:]],
-            "per_seed": [[None if math.isnan(v) else round(float(v), 5) for v in seed] for seed in binned]}
+    return binned_curves(episode_return, batch_size, points)
 
 
 def untrained_return(config, seed: int) -> float:
@@ -156,10 +147,9 @@ def verdict(row: dict) -> str:
 
 
 def machine_label(row: dict) -> str:
-    dev = row["device"]
-    if dev["platform"] == "cpu":
-        return f"{row['cpu_count']}-core CPU"
-    return dev["kind"]
+    from ppo_jax.analysis.statistics import machine_label as label
+
+    return label(row)
 
 
 def aggregate(rows: dict[str, dict]) -> dict | None:
@@ -188,7 +178,9 @@ def runs_a_preset(row: dict, tuned: set[str]) -> bool:
 
 
 def fmt(x: float) -> str:
-    return f"{x:,.1f}" if abs(x) >= 10 else f"{x:.3f}"
+    from ppo_jax.analysis.statistics import format_return
+
+    return format_return(x)
 
 
 def markdown(rows: dict[str, dict]) -> str:

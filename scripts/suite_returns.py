@@ -7,7 +7,7 @@ the PPO results their authors published.
         --set num_envs=32 --set num_steps=64   # a GPU-sized preset, shrunk for a CPU
     python scripts/suite_returns.py --table-only
 
-Each row is `scripts/returns_table.py`'s measurement (`train_seeds` of the env's preset,
+Each row is measured as `scripts/returns_table.py` measures its rows (`train_seeds` of the env's preset,
 timed with its compile; each seed's final return, the mean training return over the last
 10% of updates; a 95% bootstrap CI over seeds; the minimum; the untrained stochastic
 policy's return over 200 episodes, which for a masked env is a near-uniform policy over
@@ -24,21 +24,33 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import returns_table as rt  # noqa: E402  (the shared measurement, one folder up the import path)
-
-from ppo_jax.analysis.benchmarking import short_commit, write_manifest  # noqa: E402
-from ppo_jax.cli.common import parse_overrides, split_assignment  # noqa: E402
+from ppo_jax.analysis.benchmarking import short_commit, write_manifest
+from ppo_jax.analysis.statistics import binned_curves, format_return, machine_label
+from ppo_jax.cli.common import parse_overrides, split_assignment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "scripts" / "results" / "suite-returns"
 ROWS_DIR = RESULTS / "rows"
 REFERENCES_DIR = RESULTS / "references"
 SUITES = ("playground", "jumanji", "xminigrid")
+UNTRAINED_EPISODES = 200
+ROW_FILE = ("every seed's final return, CI, minimum, wall time, untrained return, the overrides, the "
+            "reference, machine, versions, git commit, config and learning curve")
+
+
+def untrained_return(config, seed: int) -> float:
+    """Mean return of the freshly initialized agent's stochastic policy (near uniform; over the
+    legal actions for a masked env) over 200 episodes."""
+    import jax
+
+    import ppo_jax
+
+    agent = ppo_jax.make_trainer(config).init(jax.random.key(seed), config.hparams)
+    returns = ppo_jax.evaluate(config, agent, jax.random.key(seed + 1), UNTRAINED_EPISODES, deterministic=False)
+    return float(returns.mean())
 
 
 def load_references(folder: Path = REFERENCES_DIR) -> dict[str, dict]:
@@ -86,10 +98,10 @@ def measure(env_id: str, num_seeds: int, seed: int, overrides: dict, refs: dict[
         "budget": config.steps_run, "num_seeds": num_seeds, "seed": seed,
         "final_return": finals.tolist(), "mean": float(mean), "ci_low": float(low), "ci_high": float(high),
         "min": float(finals.min()), "wall_s": round(wall, 2),
-        "untrained_return": rt.untrained_return(config, seed),
+        "untrained_return": untrained_return(config, seed),
         "device": device_info(), "cpu_model": machine["cpu_model"], "cpu_count": machine["cpu_count"],
         "versions": machine["versions"], "git": git_state(), "config": config.to_dict(),
-        "curve": rt.curve(out.metrics["episode_return"], config.batch_size),
+        "curve": binned_curves(out.metrics["episode_return"], config.batch_size),
         "date": time.strftime("%Y-%m-%d"),
     }
     ref = refs.get(env_id) or {}
@@ -100,7 +112,7 @@ def measure(env_id: str, num_seeds: int, seed: int, overrides: dict, refs: dict[
 
 
 def fmt(x) -> str:
-    return "" if x is None else rt.fmt(x)
+    return "" if x is None else format_return(x)
 
 
 def markdown(rows: dict[str, dict]) -> str:
@@ -120,7 +132,7 @@ def markdown(rows: dict[str, dict]) -> str:
         name = f"`{env}`" + (f" ({changed})" if changed else "")
         lines.append(f"| {name} | {r['budget']:,} | {fmt(r['mean'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}] | "
                      f"{fmt(r['min'])} | {fmt(r['untrained_return'])} | {r['num_seeds']} | "
-                     f"{r['wall_s']:,.0f} s | {rt.machine_label(r)} | {ref} |")
+                     f"{r['wall_s']:,.0f} s | {machine_label(r)} | {ref} |")
     sources = {r["reference_source"] for r in rows.values() if r.get("reference_source")}
     if sources:
         lines += ["", "References: " + "; ".join(sorted(sources)) + "."]
@@ -142,10 +154,10 @@ def write_outputs(rows: dict[str, dict], results: Path = RESULTS) -> str:
                  "suite_returns.md": "python scripts/suite_returns.py --table-only"},
         commit={f"rows/{env}.json": short_commit(rows[env].get("git")) or "not recorded" for env in sorted(rows)},
         commit_source="each row's own git record",
-        machine=", ".join(sorted({rt.machine_label(r) for r in rows.values()})) or None,
+        machine=", ".join(sorted({machine_label(r) for r in rows.values()})) or None,
         files={"suite_returns.md": "the table",
                "references/<suite>.json": "the published returns, their budgets and sources",
-               **{f"rows/{env}.json": rt.ROW_FILE for env in sorted(rows)}})
+               **{f"rows/{env}.json": ROW_FILE for env in sorted(rows)}})
     return table
 
 

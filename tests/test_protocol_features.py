@@ -314,3 +314,39 @@ def test_one_update_trains_on_each_probe(make_tiny_config):
         out = jit_fast(ppo_jax.make_train(config, env=env))(jax.random.key(0))
         for name in ("policy_loss", "value_loss", "entropy", "approx_kl"):
             assert np.isfinite(np.asarray(out.metrics[name])).all(), (type(env).__name__, name)
+
+
+def test_a_registered_network_reads_the_structured_observation_through_the_layout():
+    """Your own encoder: build(config, spec) gets the spec, whose layout turns the flat input
+    back into the observation's dict; the mask is still applied around the module."""
+    import flax.linen as nn
+
+    class PerLeaf(nn.Module):
+        layout: ObsLayout
+        policy_dim: int
+
+        def setup(self):
+            self.state_head, self.v = nn.Dense(self.policy_dim), nn.Dense(1)
+
+        def __call__(self, obs):
+            return self.policy(obs), self.value(obs)
+
+        def policy(self, obs):
+            return {"logits": self.state_head(self.layout.unflatten(obs)["state"])}
+
+        def value(self, obs):
+            return self.v(self.layout.unflatten(obs)["state"])[..., 0]
+
+    ppo_jax.register_network("per_leaf_probe", lambda config, spec: PerLeaf(spec.obs_layout, spec.policy_dim))
+    env = MaskedBanditEnv()
+    config = tiny_config(network="per_leaf_probe", num_envs=32)
+    state = ppo_jax.make_trainer(config, env=env).init(jax.random.key(0), config.hparams)
+    assert state.params["params"]["state_head"]["kernel"].shape == (2, 4)  # reads "state" only
+    # a strong preference for the illegal action 3 is overridden by the mask
+    state = state.replace(params=jax.tree.map(lambda x: x, state.params))
+    state.params["params"]["state_head"]["bias"] = jnp.array([0.0, 0.0, 0.0, 50.0])
+    act = ppo_jax.make_policy(config, state, env=env, deterministic=True)
+    obs, _ = jax.vmap(env.reset)(jax.random.split(jax.random.key(1), 64))
+    actions = np.asarray(act(jax.random.key(2), obs))
+    legal3 = np.asarray(obs["action_mask"])[:, 3]
+    assert np.all(actions[legal3] == 3) and not np.any(actions[~legal3] == 3)

@@ -147,3 +147,31 @@ def stratified_bootstrap_ci(
     tail = 100 * (1 - confidence) / 2
     low, high = np.percentile(draws, [tail, 100 - tail])
     return statistic(np.concatenate(tasks)), float(low), float(high)
+
+
+def binned_curves(episode_return: Any, batch_size: int, points: int = 100) -> dict:
+    """Per-seed learning curves [S, U] averaged into at most `points` bins of updates.
+
+    Returns {"steps": env steps at each bin's end, "per_seed": [S][bins] mean returns,
+    None where a bin finished no episode}: a results row's JSON-friendly curve.
+    """
+    returns = np.asarray(episode_return, np.float64)
+    edges = np.linspace(0, returns.shape[1], min(points, returns.shape[1]) + 1).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a bin with no finished episode: NaN
+        binned = np.stack([np.nanmean(returns[:, a:b], axis=1) for a, b in zip(edges[:-1], edges[1:])], 1)
+    return {"steps": [int(b * batch_size) for b in edges[1:]],
+            "per_seed": [[None if math.isnan(v) else round(float(v), 5) for v in seed] for seed in binned]}
+
+
+def format_return(x: float) -> str:
+    """A return for a results table: 1,234.5 at 10 and above, 0.123 below."""
+    return f"{x:,.1f}" if abs(x) >= 10 else f"{x:.3f}"
+
+
+def machine_label(row: dict) -> str:
+    """A results row's machine in a few words: "2-core CPU", or the accelerator's kind."""
+    device = row["device"]
+    if device["platform"] == "cpu":
+        return f"{row['cpu_count']}-core CPU"
+    return device["kind"]

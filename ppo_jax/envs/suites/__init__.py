@@ -117,3 +117,28 @@ def choice_option(field: str, choices: tuple) -> Callable:
             raise ValueError(f"PPOConfig.env_options[{field!r}] {value!r} is not one of "
                              f"{', '.join(map(str, choices))}")
     return check
+
+
+def repeat_action(step: Callable, state, action, repeats: int):
+    """`repeats` steps of a physics env with the same action: (state after them, summed reward).
+
+    `step(state, action) -> state` for a Brax-style state with `done` and `reward`
+    (Brax, MuJoCo Playground). Once a step terminates (`done`), the state is frozen and
+    the later steps add no reward, so the repeat ends where the episode did.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    if repeats == 1:
+        nxt = step(state, action)
+        return nxt, jnp.asarray(nxt.reward, jnp.float32)
+
+    def body(carry, _):
+        current, reward = carry
+        nxt = step(current, action)
+        ended = current.done > 0.5
+        nxt = jax.tree.map(lambda old, new: jnp.where(ended, old, new), current, nxt)
+        return (nxt, reward + jnp.where(ended, 0.0, nxt.reward)), None
+
+    (final, reward), _ = jax.lax.scan(body, (state, jnp.zeros((), jnp.float32)), None, length=repeats)
+    return final, reward

@@ -28,7 +28,7 @@ import numpy as np
 from flax import struct
 
 from ppo_jax.envs.spec import EnvSpec, EnvStep
-from ppo_jax.envs.suites import choice_option, positive_int_option
+from ppo_jax.envs.suites import choice_option, positive_int_option, repeat_action
 
 BACKENDS = ("generalized", "positional", "spring", "mjx")
 DEFAULTS = {"backend": "generalized", "episode_length": 1000, "action_repeat": 1}
@@ -79,20 +79,7 @@ class BraxEnv:
 
     def _physics(self, inner, action: jax.Array):
         """`action_repeat` Brax steps; rewards summed, frozen once one of them terminates."""
-        if self.action_repeat == 1:
-            nxt = self.env.step(inner, action)
-            return nxt, nxt.reward
-
-        def repeat(carry, _):
-            state, reward = carry
-            nxt = self.env.step(state, action)
-            ended = state.done > 0.5
-            nxt = jax.tree.map(lambda old, new: jnp.where(ended, old, new), state, nxt)
-            return (nxt, reward + jnp.where(ended, 0.0, nxt.reward)), None
-
-        (nxt, reward), _ = jax.lax.scan(repeat, (inner, jnp.zeros((), jnp.float32)), None,
-                                        length=self.action_repeat)
-        return nxt, reward
+        return repeat_action(self.env.step, inner, action, self.action_repeat)
 
     def render(self, state: BraxState, size: int = 256) -> jax.Array:
         """One env state -> a stick figure, uint8 [size, size, 3]: each link joined to its

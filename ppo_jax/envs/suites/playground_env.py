@@ -48,7 +48,7 @@ import numpy as np
 from flax import struct
 
 from ppo_jax.envs.spec import EnvSpec, EnvStep
-from ppo_jax.envs.suites import positive_int_option
+from ppo_jax.envs.suites import positive_int_option, repeat_action
 from ppo_jax.util.batching import any_member
 
 OPTIONS = {
@@ -161,20 +161,7 @@ class PlaygroundEnv:
         Returns:
           (Playground's state after them, the summed reward float32 []).
         """
-        if self.action_repeat == 1:
-            nxt = self.env.step(inner, action)
-            return nxt, jnp.asarray(nxt.reward, jnp.float32)
-
-        def repeat(carry, _):
-            state, reward = carry
-            nxt = self.env.step(state, action)
-            ended = state.done > 0.5
-            nxt = jax.tree.map(lambda old, new: jnp.where(ended, old, new), state, nxt)
-            return (nxt, reward + jnp.where(ended, 0.0, nxt.reward)), None
-
-        (nxt, reward), _ = jax.lax.scan(repeat, (inner, jnp.zeros((), jnp.float32)), None,
-                                        length=self.action_repeat)
-        return nxt, reward
+        return repeat_action(self.env.step, inner, action, self.action_repeat)
 
     def step(self, key: jax.Array, state: PlaygroundState, action: jax.Array) -> EnvStep:
         """`action_repeat` control steps (rewards summed) with `action` float32 [action_size] in

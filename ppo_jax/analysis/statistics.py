@@ -152,8 +152,9 @@ def stratified_bootstrap_ci(
 def binned_curves(episode_return: Any, batch_size: int, points: int = 100) -> dict:
     """Per-seed learning curves [S, U] averaged into at most `points` bins of updates.
 
-    Returns {"steps": env steps at each bin's end, "per_seed": [S][bins] mean returns,
-    None where a bin finished no episode}: a results row's JSON-friendly curve.
+    Returns {"steps": env steps at each bin's end, "per_seed": one list per seed of each
+    bin's mean return, None where a bin finished no episode}: a results row's
+    JSON-friendly curve.
     """
     returns = np.asarray(episode_return, np.float64)
     edges = np.linspace(0, returns.shape[1], min(points, returns.shape[1]) + 1).astype(int)

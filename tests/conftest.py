@@ -2,7 +2,8 @@
 the scripts in scripts/ loaded as modules (the command line itself is ppo_jax.cli).
 
 Nothing here is autouse: it only provides fixtures that tests ask for by name.
-Two hooks: the longest files are collected first (LONGEST_FIRST); and under
+Hooks: the longest files are collected first (LONGEST_FIRST) and xdist hands out
+whole files as units (`pytest_xdist_make_scheduler`); and under
 CI (the `CI` environment variable set to true, as `.ci/run` does), a skipped
 test fails, so that a missing extra or file can never turn into a silently
 green run.
@@ -29,6 +30,7 @@ from pathlib import Path
 # the environment before JAX starts its backend, so xdist workers and the subprocesses
 # tests start inherit it; not on machines with an NVIDIA GPU, where the flags would not
 # apply.
+import xdist_units  # noqa: E402  (jax-free)
 from docs_blocks import FAST_COMPILE, FAST_COMPILE_FLAGS  # noqa: E402  (jax-free: before JAX starts)
 
 # XLA's defaults for the settings FAST_COMPILE changes. A compile with these as
@@ -309,31 +311,17 @@ def is_slow(file_name: str, test_name: str) -> bool:
                for name in SLOW_TESTS.get(file_name, ()))
 
 
-# --- Which worker runs what (pyproject: `-n 2 --dist loadgroup`) ---------------------
-# A file's tests run on one worker, in order, so its module-scoped fixtures are built
-# once (an `xdist_group` per file, as `--dist loadfile` would). The exceptions are long
-# tests that share nothing: each is its own unit, so that the docs pages (each a fresh
-# process) and the suites' learning runs spread over both workers instead of one
-# worker running a 500-second file while the other waits.
-OWN_UNIT = {"test_docs.py": ("test_page_code_runs",),
-            "test_suites_learning.py": ("test_",)}
+# --- Which worker runs what: tests/xdist_units.py (whole files as units, longest first)
+pytest_xdist_make_scheduler = xdist_units.pytest_xdist_make_scheduler
 
 
-def xdist_unit(file_name: str, test_name: str) -> str:
-    """The scheduling unit (xdist group) of a test: its file, or the test itself (OWN_UNIT)."""
-    if any(test_name.startswith(prefix) for prefix in OWN_UNIT.get(file_name, ())):
-        return f"{file_name}::{test_name}"
-    return file_name
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if is_slow(item.path.name, item.name):
             item.add_marker(pytest.mark.slow)
         if is_learning(item.path.name, item.name):
             item.add_marker(pytest.mark.learning)
-        item.add_marker(pytest.mark.xdist_group(xdist_unit(item.path.name, item.name)))
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept
 

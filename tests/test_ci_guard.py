@@ -161,3 +161,55 @@ def test_learning_tests_compile_what_a_process_without_the_fast_flags_compiles()
     assert digest("restored", conftest.FAST_COMPILE_FLAGS) == plain
     # the fast flags do change the program, so the equality above means something
     assert digest("plain", conftest.FAST_COMPILE_FLAGS) != plain
+
+
+# ------------------------------------------------------ scheduling units over workers ---
+
+
+@pytest.mark.parametrize("node_id, unit", [
+    ("tests/test_pbt.py::test_four_devices_equal_one", "test_pbt.py"),
+    ("tests/test_pbt.py::test_exploit[0.0-gru]", "test_pbt.py"),
+    ("tests/test_docs.py::test_page_code_runs[docs/guides/cli.md]",
+     "test_docs.py::test_page_code_runs[docs/guides/cli.md]"),
+    ("tests/test_docs.py::test_site_builds_strictly", "test_docs.py"),
+    ("tests/test_suites_learning.py::test_craftax_classic_beats_a_random_policy_clearly",
+     "test_suites_learning.py::test_craftax_classic_beats_a_random_policy_clearly"),
+])
+def test_a_file_is_one_unit_except_the_long_independent_tests(node_id, unit):
+    import xdist_units
+    assert xdist_units.unit_of_node_id(node_id) == unit
+
+
+RECORD_WORKER = """
+import os
+
+import pytest
+
+@pytest.mark.parametrize("i", range(4))
+def {name}(i):
+    with open(os.environ["WORKER_LOG"], "a") as log:
+        log.write(f"{{__name__}} {{os.environ['PYTEST_XDIST_WORKER']}}\\n")
+"""
+
+
+def test_files_run_whole_on_one_worker_and_docs_pages_spread(pytester, monkeypatch):
+    """A file's tests all run on one worker (its module fixtures built once), while
+    the docs pages, each its own unit, go to both workers. (With pytest 9.2, xdist
+    3.8's `--dist loadgroup`, used here before, sent every test on its own.)"""
+    log = pytester.path / "workers.log"
+    monkeypatch.setenv("WORKER_LOG", str(log))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
+    pytester.makeconftest("from xdist_units import pytest_xdist_make_scheduler  # noqa: F401\n")
+    pytester.makepyfile(test_docs=RECORD_WORKER.format(name="test_page_code_runs"),
+                        test_first=RECORD_WORKER.format(name="test_record"),
+                        test_second=RECORD_WORKER.format(name="test_record"))
+    result = pytester.runpytest_subprocess("-n", "2", "--dist", "loadscope", "--no-loadscope-reorder",
+                                           "-p", "no:cacheprovider", "-p", "no:timeout")
+    result.assert_outcomes(passed=12)
+    workers: dict[str, set[str]] = {}
+    for line in log.read_text().splitlines():
+        module, worker = line.split()
+        workers.setdefault(module, set()).add(worker)
+    assert len(workers["test_first"]) == len(workers["test_second"]) == 1, workers
+    # the first four units are the pages; each worker starts with two of them
+    assert len(workers["test_docs"]) == 2, workers

@@ -15,13 +15,16 @@ directory an empty temporary folder), like the cells of a notebook:
 Budgets are made tiny, and nothing else: before the page runs, every PPOConfig
 built (directly, by `preset`, by `.replace`, by the CLI) is clamped to at most
 MAX_ENVS envs (rounded up to a multiple of num_minibatches) and MAX_UPDATES
-updates. Compiles use XLA:CPU's fast settings (FAST_COMPILE below).
+updates, and `ppo-jax evaluate` plays at most MAX_EPISODES episodes per agent
+and draws at most MAX_FRAMES frames of a GIF. Compiles use XLA:CPU's fast
+settings (FAST_COMPILE below).
 tests/test_docs.py runs every page this way; this file is also its command line.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import re
 import subprocess
@@ -33,6 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MAX_ENVS = 8
 MAX_UPDATES = 16
+MAX_EPISODES = 10
+MAX_FRAMES = 40
 SKIP_MARK = re.compile(r"<!--\s*docs-test:\s*skip:\s*(?P<reason>.+?)\s*-->")
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})\s*(?P<lang>[\w+-]*)")
 # XLA:CPU's fast compile settings (the older code generator at backend optimization
@@ -86,8 +91,25 @@ def cli_lines(bash: str) -> list[str]:
     return [line.strip() for line in joined.splitlines() if line.strip().startswith("ppo-jax ")]
 
 
+def clamp_evaluate_argv(argv: list[str]) -> list[str]:
+    """`ppo-jax evaluate` arguments with --episodes at most MAX_EPISODES and, with --gif,
+    --max-frames at most MAX_FRAMES (each added where its default is larger)."""
+    def clamp(argv, flag, cap, default):
+        if flag not in argv:
+            return argv + [flag, str(cap)] if default > cap else argv
+        i = argv.index(flag) + 1
+        return argv[:i] + [str(min(int(argv[i]), cap))] + argv[i + 1:]
+
+    if argv[:1] != ["evaluate"]:
+        return argv
+    argv = clamp(argv, "--episodes", MAX_EPISODES, 100)
+    return clamp(argv, "--max-frames", MAX_FRAMES, 500) if "--gif" in argv else argv
+
+
 PRELUDE = f'''
 import dataclasses, math, shlex, sys
+MAX_EPISODES, MAX_FRAMES = {MAX_EPISODES}, {MAX_FRAMES}
+{inspect.getsource(clamp_evaluate_argv)}
 from ppo_jax.config.config import PPOConfig as _PPOConfig
 
 _post_init = _PPOConfig.__post_init__
@@ -106,7 +128,8 @@ _PPOConfig.__post_init__ = _tiny_budget
 
 def _run_cli(line):
     from ppo_jax.cli.main import main
-    code = main(shlex.split(line, comments=True)[1:])  # a trailing "# ..." is a comment, as in bash
+    argv = clamp_evaluate_argv(shlex.split(line, comments=True)[1:])  # a trailing "# ..." is a comment, as in bash
+    code = main(argv)
     if code:
         raise SystemExit(f"{{line!r}} exited with {{code}}")
 '''

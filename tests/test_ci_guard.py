@@ -135,7 +135,7 @@ settings = contextlib.nullcontext()
 if sys.argv[1] == "restored":
     sys.path.insert(0, {tests!r})
     import conftest
-    settings = conftest.xla_defaults_for_learning()
+    settings = conftest.learning_compile_settings()
 with settings:  # one call site: the program's source locations are part of its text
     text = jax.jit(program).lower(jnp.ones((16, 16))).compile().as_text()
 print(hashlib.sha256(text.encode()).hexdigest())
@@ -143,8 +143,8 @@ print(hashlib.sha256(text.encode()).hexdigest())
 
 
 def test_learning_tests_compile_what_a_process_without_the_fast_flags_compiles():
-    """XLA_DEFAULT_COMPILE really is XLA's default: under the session's fast flags,
-    xla_defaults_for_learning() gives the optimized program a process without them gives."""
+    """Under the session's fast flags, learning_compile_settings() gives the optimized
+    program (HLO) a process without them gives."""
     import subprocess
     import sys
 

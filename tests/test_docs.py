@@ -116,3 +116,15 @@ def test_a_failing_block_fails_its_page_and_budgets_are_clamped(tmp_path):
     result = docs_blocks.run_page(page, workdir, timeout=300)
     assert result.returncode != 0 and "boom" in result.stderr
     assert f"clamped {docs_blocks.MAX_ENVS} {docs_blocks.MAX_UPDATES}" in result.stdout
+
+
+def test_cli_evaluation_is_clamped_to_a_few_episodes_and_frames():
+    clamp = docs_blocks.clamp_evaluate_argv
+    few, frames = docs_blocks.MAX_EPISODES, docs_blocks.MAX_FRAMES
+    assert clamp(["evaluate", "runs/x"]) == ["evaluate", "runs/x", "--episodes", str(few)]
+    assert clamp(["evaluate", "runs/x", "--episodes", "1000", "--agent", "3"]) == [
+        "evaluate", "runs/x", "--episodes", str(few), "--agent", "3"]
+    assert clamp(["evaluate", "runs/x", "--episodes", "2"]) == ["evaluate", "runs/x", "--episodes", "2"]
+    assert clamp(["evaluate", "runs/x", "--gif", "a.gif"]) == [
+        "evaluate", "runs/x", "--gif", "a.gif", "--episodes", str(few), "--max-frames", str(frames)]
+    assert clamp(["train", "--episodes", "1000"]) == ["train", "--episodes", "1000"]  # evaluate only

@@ -11,6 +11,10 @@ the new path (`ppo_jax._moved`).
 
 import importlib
 
+from ppo_jax.util.lazy_modules import defer_plotting_modules
+
+defer_plotting_modules()  # before anything imports gymnax: its plotting imports load on first use
+
 from ppo_jax import loggers
 from ppo_jax.checkpoint import CheckpointError, checkpoint_info, load, save
 from ppo_jax.config import HParams, PPOConfig, available_envs, preset, preset_envs

@@ -152,6 +152,26 @@ def test_shapes_and_dtypes(case):
     assert jax.tree.structure(out.state) == jax.tree.structure(state)
 
 
+def leaf_types(tree) -> list:
+    return [(jax.tree_util.keystr(path), x.shape, x.dtype, getattr(x, "weak_type", False))
+            for path, x in jax.tree_util.tree_leaves_with_path(tree)]
+
+
+def test_step_returns_the_state_types_reset_returns(case):
+    """Same shapes, dtypes and weak types, one env and vmapped: otherwise a jitted step
+    compiles again on its second call (gymnax's Pendulum and Navix reset to weakly typed
+    leaves that their steps return strong; XLand-MiniGrid the other way round)."""
+    case, compiled = case
+    action = jnp.asarray(case.action)
+    _, state = jax.eval_shape(compiled.adapter.reset, jax.random.key(0))
+    out = jax.eval_shape(compiled.adapter.step, jax.random.key(1), state, action)
+    assert leaf_types(out.state) == leaf_types(state)
+    keys = jax.random.split(jax.random.key(0), 3)
+    _, states = jax.eval_shape(jax.vmap(compiled.adapter.reset), keys)
+    out = jax.eval_shape(jax.vmap(compiled.adapter.step), keys, states, jnp.stack([action] * 3))
+    assert leaf_types(out.state) == leaf_types(states)
+
+
 def test_episode_ends_at_the_right_step_the_right_way(case):
     case, compiled = case
     length, last_obs, out = run_episode(compiled, case.action, jax.random.key(3))
@@ -282,7 +302,7 @@ def test_one_update_trains_in_every_suite(suite, make_tiny_config):
     for name in ("policy_loss", "value_loss", "entropy", "grad_norm"):
         assert np.isfinite(out.metrics[name]).all(), name
     assert out.metrics["grad_norm"][0] > 0  # the update saw a gradient
-    before = ppo_jax.make_trainer(config).init(jax.random.key(0), config.hparams).params
+    before = jit_fast(ppo_jax.make_trainer(config).init)(jax.random.key(0), config.hparams).params
     moved = jax.tree.map(lambda a, b: bool((a != b).any()), before, out.state.params)
     assert any(jax.tree.leaves(moved)), "one update changed no parameter"
 
@@ -324,6 +344,7 @@ def test_craftax_generates_worlds_only_when_needed_with_the_same_result():
     rounding in the world generator), at
     steps where no env ends, a few do (the pooled branch) or many do (the full one),
     for a population of agents (vmap over agents of vmap over envs)."""
+    from ppo_jax.envs.adapters import strong_types
     from ppo_jax.envs.suites.craftax_env import CraftaxEnv
     from ppo_jax.util.batching import reset_pool_size
 
@@ -346,7 +367,9 @@ def test_craftax_generates_worlds_only_when_needed_with_the_same_result():
     assert reset_pool_size(num_envs) == 2
     keys = jax.random.split(jax.random.PRNGKey(0), num_agents * num_envs).reshape(num_agents, num_envs, -1)
     _, state = jax.vmap(jax.vmap(env.reset))(keys)
-    state = state.replace(timestep=start_times)
+    # the adapter's types (`strong_types`): Craftax resets to weakly typed leaves that its
+    # step returns strong, and each jitted step below would compile twice
+    state = strong_types(state.replace(timestep=start_times))
     ours, theirs = jit_fast(jax.vmap(jax.vmap(env.step))), jit_fast(jax.vmap(jax.vmap(reference_step)))
     key = jax.random.PRNGKey(1)
 

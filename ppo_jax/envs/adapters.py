@@ -35,6 +35,16 @@ def _space_is_supported(space) -> bool:
     return isinstance(space, (spaces.Discrete, spaces.Box))
 
 
+def strong_types(tree):
+    """`tree` with its weakly typed leaves (from Python scalars in an env's code) made strong.
+
+    Applied to the env state after reset and after every step: a leaf weak after one and
+    strong after the other (a step mixes it with strong values) would change the state's
+    types, and a jitted step would compile a second time.
+    """
+    return jax.tree.map(lambda x: x.astype(x.dtype) if getattr(x, "weak_type", False) else x, tree)
+
+
 class _Adapter:
     """What every adapter shares: the batch-shape check, the action mapping, episode logs.
 
@@ -97,7 +107,7 @@ class _Adapter:
         episode_return = state.episode_return + reward
         episode_length = state.episode_length + 1
         new_state = LogState(
-            env_state,
+            strong_types(env_state),
             jnp.where(done, 0.0, episode_return),
             jnp.where(done, 0, episode_length),
         )
@@ -114,7 +124,7 @@ class _Adapter:
 
     def _initial(self, obs, env_state) -> tuple[jax.Array, LogState]:
         zero = jnp.zeros((), jnp.float32)
-        return self.flatten_obs(obs), LogState(env_state, zero, jnp.zeros((), jnp.int32))
+        return self.flatten_obs(obs), LogState(strong_types(env_state), zero, jnp.zeros((), jnp.int32))
 
 
 class ProtocolAdapter(_Adapter):

@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 # Tests compile with XLA:CPU's fast settings (the older code generator at backend
@@ -43,6 +44,23 @@ LEARNING_COMPILE = {"xla_cpu_use_fusion_emitters": True, "xla_backend_optimizati
 
 if shutil.which("nvidia-smi") is None and "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE_FLAGS}".strip()
+
+# One persistent XLA compilation cache for the session, shared by both xdist workers and
+# every process a test starts (the environment is inherited): the suite compiles many
+# identical programs in different tests and processes (a CLI run and its resume, the
+# two processes of a distributed run, a run killed and resumed). Only programs that took
+# at least a second to compile are written (writing the thousands of small eager-op
+# programs cost more than the hits saved); a size limit turns on JAX's file lock, so
+# concurrent processes read and write entries safely. Measured on 10 subprocess-heavy
+# files (218 tests, 2 cores): 264 s against 299 s without it (two runs each). A cache
+# set by the user is kept; the session's own is removed at its end (pytest_unconfigure).
+_SESSION_CACHE_DIR = None
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # not set by the user or by the controller process
+    _SESSION_CACHE_DIR = tempfile.mkdtemp(prefix="ppo_jax_test_xla_cache_")
+    os.environ.update(JAX_COMPILATION_CACHE_DIR=_SESSION_CACHE_DIR,
+                      JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="1.0",
+                      JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
+                      JAX_COMPILATION_CACHE_MAX_SIZE=str(8 * 2**30))
 
 import jax  # noqa: E402  (after XLA_FLAGS)
 import pytest  # noqa: E402
@@ -327,6 +345,11 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.learning)
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept
+
+
+def pytest_unconfigure(config):
+    if _SESSION_CACHE_DIR is not None:  # the process that made it: xdist's controller, or the only one
+        shutil.rmtree(_SESSION_CACHE_DIR, ignore_errors=True)
 
 
 def pytest_configure(config):

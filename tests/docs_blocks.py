@@ -14,8 +14,8 @@ directory an empty temporary folder), like the cells of a notebook:
 
 Budgets are made tiny, and nothing else: before the page runs, every PPOConfig
 built (directly, by `preset`, by `.replace`, by the CLI) is clamped to at most
-MAX_ENVS envs (rounded up to a multiple of num_minibatches) and MAX_UPDATES
-updates, and `ppo-jax evaluate` plays at most MAX_EPISODES episodes per agent
+MAX_ENVS envs (rounded up to a multiple of num_minibatches), MAX_STEPS steps per
+rollout (rounded up to a multiple of sequence_length) and MAX_UPDATES updates, and `ppo-jax evaluate` plays at most MAX_EPISODES episodes per agent
 and draws at most MAX_FRAMES frames of a GIF. Compiles use XLA:CPU's fast
 settings (FAST_COMPILE below).
 tests/test_docs.py runs every page this way; this file is also its command line.
@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MAX_ENVS = 8
 MAX_UPDATES = 16
+MAX_STEPS = 32
 MAX_EPISODES = 10
 MAX_FRAMES = 40
 SKIP_MARK = re.compile(r"<!--\s*docs-test:\s*skip:\s*(?P<reason>.+?)\s*-->")
@@ -115,10 +116,13 @@ from ppo_jax.config.config import PPOConfig as _PPOConfig
 _post_init = _PPOConfig.__post_init__
 
 def _tiny_budget(self):
-    """Clamp a config to <= {MAX_ENVS} envs and <= {MAX_UPDATES} updates, then validate as usual."""
+    """Clamp a config to <= {MAX_ENVS} envs, <= {MAX_STEPS} steps and <= {MAX_UPDATES} updates, then validate."""
     if self.num_envs > {MAX_ENVS}:
         per = self.num_minibatches  # keeps the batch (and recurrent envs) divisible into minibatches
         object.__setattr__(self, "num_envs", min(self.num_envs, per * math.ceil({MAX_ENVS} / per)))
+    if self.num_steps > {MAX_STEPS}:
+        length = self.sequence_length or 1  # a multiple of the sequence length still divides into sequences
+        object.__setattr__(self, "num_steps", min(self.num_steps, length * math.ceil({MAX_STEPS} / length)))
     cap = {MAX_UPDATES} * self.num_envs * self.num_steps
     if self.total_timesteps > cap:
         object.__setattr__(self, "total_timesteps", cap)

@@ -1,5 +1,6 @@
-"""The installed `ppo-jax` entry point and `python -m ppo_jax`, run as real subprocesses:
-every subcommand's --help, and one tiny training run whose folder `ppo_jax.load` reads.
+"""The installed `ppo-jax` entry point and `python -m ppo_jax`, run as real subprocesses
+(the top-level help, an unknown subcommand, one tiny training run whose folder
+`ppo_jax.load` reads), and every subcommand's --help.
 
 (The flags, errors and outputs of each subcommand are tested in-process in
 test_cli.py, test_cli_runs.py, test_tracking_cli.py and test_pbt.py.)
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 
 import ppo_jax
+from ppo_jax.cli.main import main
 
 PPO_JAX = shutil.which("ppo-jax", path=str(Path(sys.executable).parent)) or shutil.which("ppo-jax")
 ENV = {**os.environ, "COLUMNS": "200"}
@@ -42,13 +44,16 @@ def ppo_jax_command(*argv: str, cwd=None, timeout: int = 300) -> subprocess.Comp
 
 
 @pytest.mark.parametrize("command", list(FLAGS))
-def test_every_subcommand_has_help(command):
-    proc = ppo_jax_command(command, "--help")
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith(f"usage: ppo-jax {command}"), proc.stdout[:300]
+def test_every_subcommand_has_help(command, capsys, monkeypatch):
+    """In-process (`main`, as the entry point calls it): the entry point itself is run as a
+    process by the two tests below and by the training run."""
+    monkeypatch.setenv("COLUMNS", ENV["COLUMNS"])
+    assert main([command, "--help"]) == 0
+    stdout = capsys.readouterr().out
+    assert stdout.startswith(f"usage: ppo-jax {command}"), stdout[:300]
     for flag in FLAGS[command]:
-        assert flag in proc.stdout, (command, flag)
-    assert ("--learning-rate" in proc.stdout) == (command == "train")  # train's flags are its own
+        assert flag in stdout, (command, flag)
+    assert ("--learning-rate" in stdout) == (command == "train")  # train's flags are its own
 
 
 def test_python_dash_m_lists_the_subcommands():

@@ -110,12 +110,16 @@ def test_unclosed_fence_is_an_error():
 def test_a_failing_block_fails_its_page_and_budgets_are_clamped(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("```python\nimport ppo_jax\nc = ppo_jax.PPOConfig(total_timesteps=10_000_000, num_envs=512)\n"
-                    "print('clamped', c.num_envs, c.num_updates)\n```\n```python\nraise RuntimeError('boom')\n```\n")
+                    "print('clamped', c.num_envs, c.num_updates, c.num_steps)\n"
+                    "r = ppo_jax.PPOConfig(network='gru', num_steps=240, sequence_length=24, num_envs=64)\n"
+                    "print('recurrent', r.num_steps, r.num_envs)\n```\n"
+                    "```python\nraise RuntimeError('boom')\n```\n")
     workdir = tmp_path / "work"
     workdir.mkdir()
     result = docs_blocks.run_page(page, workdir, timeout=300)
     assert result.returncode != 0 and "boom" in result.stderr
-    assert f"clamped {docs_blocks.MAX_ENVS} {docs_blocks.MAX_UPDATES}" in result.stdout
+    assert f"clamped {docs_blocks.MAX_ENVS} {docs_blocks.MAX_UPDATES} {docs_blocks.MAX_STEPS}" in result.stdout
+    assert "recurrent 48 8" in result.stdout  # steps: the first multiple of the sequence length >= 32
 
 
 def test_cli_evaluation_is_clamped_to_a_few_episodes_and_frames():

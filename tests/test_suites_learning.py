@@ -27,8 +27,11 @@ def test_navix_empty_room_is_solved_on_every_seed():
 
 @pytest.mark.slow
 def test_brax_inverted_pendulum_balances_on_every_seed():
-    """brax/inverted_pendulum preset (524,288 steps), 4 seeds: every seed's final return
-    at least 950 of 1000 (issue 12's target).
+    """brax/inverted_pendulum preset at half its budget (262,144 steps, 128 updates), 4
+    seeds: every seed's final return at least 950 of 1000 (issue 12's target). The
+    8-seed curves in scripts/results/tuning/brax-inverted_pendulum/ reach 1000 by about
+    100k steps; at 262,144 these 4 seeds ended at 1000, 1000, 1000, 1000 (982.2, 1000,
+    1000, 984.5 with 4 forced CPU devices), as at the full 524,288.
 
     With ent_coef 0.01 (the preset until 2026-12-05) a seed now and then ended below
     950 under mujoco 4.0.1 (936.4 with 4 forced CPU devices; 943.9 and 948.6 of 8 seeds
@@ -36,7 +39,7 @@ def test_brax_inverted_pendulum_balances_on_every_seed():
     seeds there ended at 975 to 1000, and these 4 at 1000, 1000, 1000 and 987.3 with 4
     forced CPU devices.
     """
-    config = ppo_jax.preset("brax/inverted_pendulum")
+    config = ppo_jax.preset("brax/inverted_pendulum", total_timesteps=262_144)
     out = ppo_jax.train_seeds(config, num_seeds=4, seed=0)
     finals = out.final_return()
     assert np.all(finals >= 950.0), finals.round(1).tolist()

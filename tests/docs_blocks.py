@@ -15,8 +15,9 @@ directory an empty temporary folder), like the cells of a notebook:
 Budgets are made tiny, and nothing else: before the page runs, every PPOConfig
 built (directly, by `preset`, by `.replace`, by the CLI) is clamped to at most
 MAX_ENVS envs (rounded up to a multiple of num_minibatches), MAX_STEPS steps per
-rollout (rounded up to a multiple of sequence_length) and MAX_UPDATES updates, and `ppo-jax evaluate` plays at most MAX_EPISODES episodes per agent
-and draws at most MAX_FRAMES frames of a GIF. Compiles use XLA:CPU's fast
+rollout (rounded up to a multiple of sequence_length) and MAX_UPDATES updates,
+and `ppo-jax evaluate` plays at most MAX_EPISODES episodes per agent and draws at
+most MAX_FRAMES frames of a GIF. Compiles use XLA:CPU's fast
 settings (FAST_COMPILE below).
 tests/test_docs.py runs every page this way; this file is also its command line.
 """

@@ -153,7 +153,7 @@ def test_train_runs_a_suite_env_with_its_options(tmp_path):
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["train", "--env", "CartPol-v1"], "argument --env: invalid choice: 'CartPol-v1' (choose from"),
+    (["train", "--env", "CartPol-v1"], "argument --env: PPOConfig.env 'CartPol-v1' is not a gymnax env id"),
     (["train", "--activation", "sigmoid"], "argument --activation: invalid choice: 'sigmoid' (choose from"),
     (["train", "--env-options", "max_steps"], "argument --env-options: takes KEY VALUE pairs"),
     (["train", "--num-seeds", "0"], "--num-seeds must be positive, got 0"),

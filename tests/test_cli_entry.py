@@ -94,3 +94,29 @@ def test_a_tiny_training_run_writes_its_folder(tmp_path):
     again = ppo_jax_command("train", "--total-timesteps", "1024", "--out", str(out))
     assert again.returncode == 2 and "is not empty" in again.stderr
     assert (out / "metrics.csv").read_bytes() == before
+
+
+def test_env_is_checked_importing_only_the_suite_it_names():
+    """`ppo-jax train` checks --env without importing every installed suite (that took
+    seconds on each command): none for a gymnax id, only Navix for a navix/ id; a bad
+    suite id still names the suite's valid ids."""
+    script = """
+import contextlib, io, json, sys
+from ppo_jax.cli.main import main
+SUITES = ("brax", "navix", "craftax", "mujoco_playground", "jumanji", "xminigrid")
+seen, codes, errors = [], [], []
+for env in ("CartPole-v1", "navix/Navix-Empty-5x5-v0", "navix/Navix-Empty-55x5-v0"):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        codes.append(main(["train", "--env", env, "--num-seeds", "0", "--out", "unused"]))
+    seen.append([name for name in SUITES if name in sys.modules])
+    errors.append(err.getvalue())
+print(json.dumps({"seen": seen, "codes": codes, "errors": errors}))
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=ENV, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["seen"] == [[], ["navix"], ["navix"]]
+    assert result["codes"] == [2, 2, 2]  # --num-seeds 0 for the good ids, --env for the bad one
+    assert "--num-seeds must be positive" in result["errors"][0]
+    assert "argument --env:" in result["errors"][2] and "navix/Navix-Empty-5x5-v0" in result["errors"][2]

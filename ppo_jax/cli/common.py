@@ -231,12 +231,13 @@ class KeyValuePairs(argparse.Action):
 
 
 def add_field_flag(parser, name: str, default: Any, help_text: str, *, choices=None,
-                   metavar: str | None = None, element_type=None) -> None:
+                   metavar: str | None = None, element_type=None, value_type=None) -> None:
     """A --flag for the dataclass field `name`, typed like its default.
 
     bool: --name/--no-name; int, float, str: one value; tuple: zero or more
     values of `element_type` (int by default); dict: KEY VALUE pairs; `choices`:
-    one of them (the error lists them).
+    one of them (the error lists them); `value_type`: the one value's argparse type
+    instead of the default's type (it raises argparse.ArgumentTypeError for a bad value).
     """
     flag = "--" + name.replace("_", "-")
     help_text = flag_help(help_text, default)
@@ -250,7 +251,7 @@ def add_field_flag(parser, name: str, default: Any, help_text: str, *, choices=N
                             metavar=metavar or "INT", help=help_text)
     else:
         kind = type(default)
-        parser.add_argument(flag, type=kind, default=default, choices=choices, help=help_text,
+        parser.add_argument(flag, type=value_type or kind, default=default, choices=choices, help=help_text,
                             metavar=metavar or ("{" + ",".join(choices) + "}" if choices else
                                                 kind.__name__.upper()))
 

@@ -87,14 +87,30 @@ def _pre_parse(argv: list[str]) -> argparse.Namespace:
     return pre.parse_known_args(argv)[0]
 
 
-@functools.lru_cache(maxsize=1)
-def env_ids() -> tuple[str, ...]:
-    """Every --env id: `available_envs(suites=True)`, without the lines some suites print on
-    stdout when imported (e.g. Brax's "Failed to import warp"), which would open --help."""
-    from ppo_jax.config.config import available_envs
+def env_id(value: str) -> str:
+    """--env's type: `value` if `PPOConfig.env` accepts it, else the error naming the valid ids.
 
-    with contextlib.redirect_stdout(io.StringIO()):
-        return tuple(available_envs(suites=True))
+    Checked by `check_env_id`, which imports only the suite the id names: building a
+    list of every id would import every installed suite (seconds on each command).
+    Some suites print on stdout when imported (Brax: "Failed to import warp"), which
+    would open --help: that output is dropped.
+    """
+    from ppo_jax.config.config import check_env_id
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            check_env_id(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
+
+
+def _is_env_id(value: str) -> bool:
+    try:
+        env_id(value)
+    except argparse.ArgumentTypeError:
+        return False
+    return True
 
 
 def _defaults_for(pre: argparse.Namespace) -> tuple[PPOConfig, str, dict]:
@@ -106,8 +122,8 @@ def _defaults_for(pre: argparse.Namespace) -> tuple[PPOConfig, str, dict]:
         run = read_run(pre.resume)
         saved = {name: run[name] for name in ("num_seeds", "seed", "checkpoint_every", "keep_checkpoints")}
         return run["config"], " [resumed run's value]", saved
-    if pre.env not in env_ids():
-        return PPOConfig(), "", {}  # the --env flag's choices report the bad id
+    if not _is_env_id(pre.env):
+        return PPOConfig(), "", {}  # the --env flag's type reports the bad id
     if pre.preset:
         return preset(pre.env), "", {}
     return PPOConfig(env=pre.env), "", {}
@@ -172,9 +188,8 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
         "divide --data-parallel)"))
     add_distributed_arguments(run)
 
-    choices = {"env": env_ids(), "activation": tuple(ACTIVATIONS),
-               "network": tuple(NETWORKS), "objective": tuple(OBJECTIVES)}
-    metavars = {"env": "ENV"}  # 80 ids: listed by the error message, not in the usage line
+    choices = {"activation": tuple(ACTIVATIONS), "network": tuple(NETWORKS), "objective": tuple(OBJECTIVES)}
+    metavars = {"env": "ENV"}
     config_docs = attribute_docs(PPOConfig)
     group = parser.add_argument_group("PPOConfig fields")
     for f in dataclasses.fields(PPOConfig):
@@ -184,7 +199,8 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
         if f.name == "env_options":  # stored as (key, value) pairs; KEY VALUE pairs on the command line
             value = dict(value)
         add_field_flag(group, f.name, value, config_docs.get(f.name, "") + note,
-                       choices=choices.get(f.name), metavar=metavars.get(f.name))
+                       choices=choices.get(f.name), metavar=metavars.get(f.name),
+                       value_type=env_id if f.name == "env" else None)
     hp_docs = attribute_docs(HParams)
     group = parser.add_argument_group("HParams fields")
     for name in HPARAM_FIELDS:

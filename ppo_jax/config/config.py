@@ -59,6 +59,15 @@ def _options_tuple(options: Any) -> tuple:
     return tuple(sorted(options))
 
 
+def check_env_id(env: str) -> None:
+    """ValueError naming the valid ids unless `env` is an id `PPOConfig.env` accepts.
+
+    Imports only the suite that `env` names (none for a gymnax id), so a command line
+    can check its --env without importing every installed suite.
+    """
+    _check_env(env, ())
+
+
 def _check_env(env: Any, options: tuple) -> None:
     if isinstance(env, str) and "/" in env:
 

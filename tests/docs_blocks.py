@@ -2,8 +2,8 @@
 
     python tests/docs_blocks.py docs/guides/seeds.md      # run one page, block by block
 
-A page's blocks run in page order in one fresh Python process (its working
-directory an empty temporary folder), like the cells of a notebook:
+A page's blocks run in page order in one namespace (its working directory an
+empty temporary folder), like the cells of a notebook:
 
 - ```python blocks run in one shared namespace;
 - ```bash blocks: each line starting with `ppo-jax ` (continuations joined) runs
@@ -19,19 +19,25 @@ rollout (rounded up to a multiple of sequence_length) and MAX_UPDATES updates,
 and `ppo-jax evaluate` plays at most MAX_EPISODES episodes per agent and draws at
 most MAX_FRAMES frames of a GIF. Compiles use XLA:CPU's fast
 settings (FAST_COMPILE below).
-tests/test_docs.py runs every page this way; this file is also its command line.
+tests/test_docs.py runs every page this way, in its own process (`run_page_here`:
+the page gets a fresh namespace, and what it changes outside it is put back), except
+a page that needs more devices than that process has (`devices_for`), which runs in a
+fresh process (`run_page`, as this file's command line does).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
+import io
 import os
 import re
 import subprocess
 import sys
 import tempfile
 import textwrap
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -188,6 +194,53 @@ def run_page(page: Path, workdir: Path, timeout: float = 900, capture: bool = Tr
     return subprocess.run([sys.executable, str(script)], cwd=workdir,
                           env=page_env(devices_for(page), compile_cache), timeout=timeout,
                           capture_output=capture, text=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class PageResult:
+    """What running a page gave, as subprocess.CompletedProcess names it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_page_here(page: Path, workdir: Path) -> PageResult:
+    """Run a page's blocks in this process, in a fresh namespace, in `workdir`.
+
+    As `run_page`, without a process start: the imports and the programs this process
+    has already compiled are reused. What a page changes outside its namespace is put
+    back afterwards: the PPOConfig budget clamp (PRELUDE), the working directory, the
+    networks it registered, matplotlib's open figures. JAX's settings and devices are
+    this process's (tests/conftest.py sets the same fast compile flags as `page_env`).
+    """
+    import matplotlib.pyplot as plt
+
+    from ppo_jax.config.config import PPOConfig
+    from ppo_jax.networks import registry
+
+    script = compile(page_script(parse_blocks(page.read_text())), str(page), "exec")
+    post_init, networks, cwd = PPOConfig.__post_init__, dict(registry._REGISTRY), os.getcwd()
+    stdout, stderr, code = io.StringIO(), io.StringIO(), 0
+    try:
+        os.chdir(workdir)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                exec(script, {"__name__": "__main__"})
+            except SystemExit as stop:  # as the interpreter treats it at the top level
+                if stop.code is not None and not isinstance(stop.code, int):
+                    print(stop.code, file=sys.stderr)
+                code = 1 if stop.code is not None and not isinstance(stop.code, int) else (stop.code or 0)
+            except Exception:
+                traceback.print_exc()
+                code = 1
+    finally:
+        os.chdir(cwd)
+        PPOConfig.__post_init__ = post_init
+        registry._REGISTRY.clear()
+        registry._REGISTRY.update(networks)
+        plt.close("all")
+    return PageResult(code, stdout.getvalue(), stderr.getvalue())
 
 
 def main(argv: list[str]) -> int:

@@ -3,19 +3,23 @@
 - `mkdocs build --strict` passes: no broken link, anchor or API reference, no
   griffe warning about a docstring (a documented parameter that does not exist).
 - The code blocks of the README and of the Getting started and Guides pages run,
-  each page in a fresh process with tiny budgets (tests/docs_blocks.py says how),
+  each page in a fresh namespace with tiny budgets (tests/docs_blocks.py says how),
   so that an example that no longer matches the code fails here.
 - The README stays short: at most README_MAX_BYTES.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import pytest
+
+import ppo_jax
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import docs_blocks  # noqa: E402  (a sibling file, not a package)
@@ -31,18 +35,18 @@ def page_id(page: Path) -> str:
     return page.relative_to(ROOT).as_posix()
 
 
-@pytest.fixture(scope="session")
-def compile_cache(tmp_path_factory):
-    """One JAX compilation cache for every page of the session (pages repeat programs)."""
-    return tmp_path_factory.mktemp("jax-compile-cache")
-
-
 @pytest.mark.parametrize("page", RUN_PAGES, ids=page_id)
-def test_page_code_runs(page, tmp_path, compile_cache):
+def test_page_code_runs(page, tmp_path):
+    """In this process (the imports and compiled programs shared with the other tests
+    of the worker), or in a fresh one where the page needs more devices than it has."""
     blocks = docs_blocks.parse_blocks(page.read_text())
     runnable = [b for b in blocks if b.lang in RUNNABLE and not b.skip_reason]
     assert runnable, f"{page_id(page)} has no code block that runs"
-    result = docs_blocks.run_page(page, tmp_path, timeout=900, compile_cache=compile_cache)
+    devices = docs_blocks.devices_for(page)
+    if devices and jax.device_count() < devices:
+        result = docs_blocks.run_page(page, tmp_path, timeout=900)
+    else:
+        result = docs_blocks.run_page_here(page, tmp_path)
     assert result.returncode == 0, (f"{page_id(page)}: its code failed\n--- stdout\n{result.stdout[-6000:]}"
                                     f"\n--- stderr\n{result.stderr[-6000:]}")
     announced = result.stdout.count("--- block at line")
@@ -75,7 +79,7 @@ def test_site_builds_strictly(tmp_path):
     mkdocs = shutil.which("mkdocs") or str(Path(sys.executable).parent / "mkdocs")
     result = subprocess.run([mkdocs, "build", "--strict", "--site-dir", str(tmp_path / "site")],
                             cwd=ROOT, capture_output=True, text=True, timeout=600,
-                            env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1"})
+                            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     warnings = [line for line in result.stderr.splitlines() if "WARNING" in line or "ERROR" in line]
     assert result.returncode == 0 and not warnings, "\n".join(warnings) or result.stderr[-4000:]
     for page in ("index.html", "guides/pbt/index.html", "api/training/index.html"):
@@ -120,6 +124,32 @@ def test_a_failing_block_fails_its_page_and_budgets_are_clamped(tmp_path):
     assert result.returncode != 0 and "boom" in result.stderr
     assert f"clamped {docs_blocks.MAX_ENVS} {docs_blocks.MAX_UPDATES} {docs_blocks.MAX_STEPS}" in result.stdout
     assert "recurrent 48 8" in result.stdout  # steps: the first multiple of the sequence length >= 32
+
+
+def test_a_page_run_here_is_clamped_and_leaves_nothing_behind(tmp_path):
+    """In-process: the clamp holds during the page only; the working directory, the
+    registered networks and the exit code are as a fresh process would leave them."""
+    from ppo_jax.networks.registry import network_names
+
+    page = tmp_path / "page.md"
+    page.write_text("```python\nimport ppo_jax\nc = ppo_jax.PPOConfig(total_timesteps=10_000_000, num_envs=512)\n"
+                    "print('clamped', c.num_envs, c.num_updates)\n"
+                    "ppo_jax.register_network('docs_test_net', lambda config, spec: None)\n"
+                    "open('written_here.txt', 'w').close()\n```\n"
+                    "```python\nraise RuntimeError('boom')\n```\n")
+    exits = tmp_path / "exits.md"
+    exits.write_text("```python\nimport sys\nsys.exit('bad input')\n```\n```python\nprint('not reached')\n```\n")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    cwd = os.getcwd()
+    result = docs_blocks.run_page_here(page, workdir)
+    assert result.returncode == 1 and "RuntimeError: boom" in result.stderr
+    assert f"clamped {docs_blocks.MAX_ENVS} {docs_blocks.MAX_UPDATES}" in result.stdout
+    assert (workdir / "written_here.txt").is_file() and os.getcwd() == cwd
+    assert "docs_test_net" not in network_names()
+    assert ppo_jax.PPOConfig(total_timesteps=10_000_000, num_envs=512).num_envs == 512
+    stopped = docs_blocks.run_page_here(exits, workdir)
+    assert stopped.returncode == 1 and "bad input" in stopped.stderr and "not reached" not in stopped.stdout
 
 
 def test_cli_evaluation_is_clamped_to_a_few_episodes_and_frames():

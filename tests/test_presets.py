@@ -31,13 +31,17 @@ def test_every_preset_has_a_budget_of_whole_updates(env_id):
     assert config.env == env_id and config.steps_run == config.total_timesteps
 
 
-# Presets that are another preset's settings on a sibling env: the learning test of
-# that preset trains the settings, and the envs run in test_envs.py's MinAtar smoke runs.
+# Presets that are another preset's settings on a sibling env (checked below): the twin's
+# learning test or one-update run trains the settings. The MinAtar envs run in test_envs.py's
+# smoke runs; the other siblings are their suites' own envs behind the same adapter.
 SAME_SETTINGS_AS = {
     **{game: "Breakout-MinAtar" for game in
        ("Asterix-MinAtar", "Freeway-MinAtar", "SpaceInvaders-MinAtar", "Seaquest-MinAtar")},
     **{env_id: "brax/inverted_double_pendulum" for env_id in
        ("brax/hopper", "brax/walker2d", "brax/halfcheetah", "brax/ant", "brax/reacher")},
+    # MuJoCo Playground's PPO settings, the same for its three envs; each MJX model took
+    # 15 to 30 s to compile and run for one update on 2 cores
+    **{env_id: "playground/CartpoleBalance" for env_id in ("playground/CartpoleSwingup", "playground/WalkerWalk")},
 }
 
 

@@ -162,15 +162,10 @@ def page_script(blocks: list[Block]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def page_env(devices: int | None = None, compile_cache: Path | None = None) -> dict[str, str]:
-    """The page process's environment: fast compiles, optionally N host devices.
-
-    With `compile_cache`, JAX's persistent compilation cache lives there, so pages
-    that build the same program (the CartPole preset, clamped) compile it once."""
+def page_env(devices: int | None = None) -> dict[str, str]:
+    """The page process's environment: fast compiles, optionally N host devices (under
+    pytest it inherits the session's compilation cache, tests/conftest.py)."""
     env = dict(os.environ)
-    if compile_cache is not None:
-        env.update(JAX_COMPILATION_CACHE_DIR=str(compile_cache), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-                   JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
     flags = [FAST_COMPILE_FLAGS, env.get("XLA_FLAGS", "")]
     if devices:
         flags.append(f"--xla_force_host_platform_device_count={devices}")
@@ -186,13 +181,12 @@ def devices_for(page: Path) -> int | None:
     return 4 if page.name == "scaling.md" else None
 
 
-def run_page(page: Path, workdir: Path, timeout: float = 900, capture: bool = True,
-             compile_cache: Path | None = None) -> subprocess.CompletedProcess:
+def run_page(page: Path, workdir: Path, timeout: float = 900, capture: bool = True) -> subprocess.CompletedProcess:
     """Run a page's blocks in a fresh process in `workdir`."""
     script = workdir / "page.py"
     script.write_text(page_script(parse_blocks(page.read_text())))
     return subprocess.run([sys.executable, str(script)], cwd=workdir,
-                          env=page_env(devices_for(page), compile_cache), timeout=timeout,
+                          env=page_env(devices_for(page)), timeout=timeout,
                           capture_output=capture, text=True)
 
 

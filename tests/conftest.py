@@ -112,6 +112,19 @@ def tiny_config(
     )
 
 
+def best_window_return(episode_return, window: int = 10):
+    """Per run: the highest mean episode return over `window` updates in a row,
+    [..., num_updates] -> [...] (NaN, an update in which no episode ended, is left out of
+    its window's mean). What a learning test asks when it says a run "reaches" a return."""
+    import numpy as np
+
+    returns = np.asarray(episode_return)
+    flat = returns.reshape(-1, returns.shape[-1])
+    best = [max(np.nanmean(r[i:i + window]) for i in range(len(r) - window + 1)
+                if np.isfinite(r[i:i + window]).any()) for r in flat]
+    return np.asarray(best).reshape(returns.shape[:-1])
+
+
 def running_in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 

@@ -95,6 +95,19 @@ def test_is_slow_reads_files_parametrizations_and_names(file_name, test_name, sl
     assert conftest.is_slow(file_name, test_name) is slow
 
 
+
+def test_best_window_return_is_the_best_nan_mean_of_consecutive_updates():
+    """The learning tests' "reaches": worked by hand, windows of 2 updates. Run 0: [1, NaN]
+    -> 1, [NaN, 3] -> 3, [3, 4] -> 3.5. Run 1: [NaN, NaN] has no episode and is left out,
+    [NaN, 2] -> 2, [2, 8] -> 5."""
+    import conftest
+    import numpy as np
+    returns = np.array([[1.0, np.nan, 3.0, 4.0], [np.nan, np.nan, 2.0, 8.0]])
+    np.testing.assert_array_equal(conftest.best_window_return(returns, window=2), [3.5, 5.0])
+    np.testing.assert_array_equal(conftest.best_window_return(returns[None], window=2), [[3.5, 5.0]])
+    assert conftest.best_window_return(returns[0], window=4) == 8.0 / 3
+
+
 # ------------------------------------------------- compile settings of learning tests ---
 
 

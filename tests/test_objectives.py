@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import best_window_return
 
 import ppo_jax
 from ppo_jax.analysis.statistics import final_return
@@ -484,14 +485,6 @@ def final_returns(metrics: dict) -> np.ndarray:
     return final_return(metrics["episode_return"])
 
 
-def best_window_returns(metrics: dict, window: int = 10) -> np.ndarray:
-    """Per seed: the highest mean episode return over `window` updates in a row (NaN, an
-    update in which no episode ended, is left out of its window's mean)."""
-    returns = np.asarray(metrics["episode_return"])  # [num_seeds, num_updates]
-    return np.array([max(np.nanmean(r[i:i + window]) for i in range(len(r) - window + 1)
-                         if np.isfinite(r[i:i + window]).any()) for r in returns])
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("objective", ["adaptive_kl", "kl_penalty"])
 def test_cartpole_learns_with_kl_objectives(objective):
@@ -511,7 +504,7 @@ def test_cartpole_learns_with_kl_objectives(objective):
     config = ppo_jax.preset("CartPole-v1", objective=objective, kl_coef=1.0)
     out = ppo_jax.train_seeds(config, num_seeds=4, seed=0)
     metrics = jax.tree.map(np.asarray, out.metrics)
-    final, best = final_returns(metrics), best_window_returns(metrics)
+    final, best = final_returns(metrics), best_window_return(metrics["episode_return"])
     assert best.min() >= 300, f"{objective}: best 10-update mean return per seed {best.round(1)}"
     assert final.mean() >= 300, f"{objective}: final returns per seed {final.round(1)}"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import best_window_return
 
 import ppo_jax
 
@@ -23,14 +24,6 @@ def test_navix_empty_room_is_solved_on_every_seed():
     # and it learned: the first updates succeed far less often
     early = np.nanmean(np.asarray(out.metrics["episode_return"])[:, :3], axis=1)
     assert np.all(early < 0.5), early.round(3).tolist()
-
-
-def best_window_returns(out: ppo_jax.TrainOutput, window: int = 10) -> np.ndarray:
-    """Per seed: the highest mean episode return over `window` updates in a row (NaN, an
-    update in which no episode ended, is left out of its window's mean)."""
-    returns = np.asarray(out.metrics["episode_return"])  # [num_seeds, num_updates]
-    return np.array([max(np.nanmean(r[i:i + window]) for i in range(len(r) - window + 1)
-                         if np.isfinite(r[i:i + window]).any()) for r in returns])
 
 
 @pytest.mark.slow
@@ -56,7 +49,7 @@ def test_brax_inverted_pendulum_balances_on_every_seed():
     """
     config = ppo_jax.preset("brax/inverted_pendulum", total_timesteps=262_144)
     out = ppo_jax.train_seeds(config, num_seeds=4, seed=0)
-    best, finals = best_window_returns(out), out.final_return()
+    best, finals = best_window_return(out.metrics["episode_return"]), out.final_return()
     assert np.all(best >= 950.0), f"best 10-update mean return per seed {best.round(1).tolist()}"
     assert finals.mean() >= 950.0 and finals.min() >= 850.0, finals.round(1).tolist()
 

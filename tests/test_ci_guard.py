@@ -95,7 +95,6 @@ def test_is_slow_reads_files_parametrizations_and_names(file_name, test_name, sl
     assert conftest.is_slow(file_name, test_name) is slow
 
 
-
 def test_best_window_return_is_the_best_nan_mean_of_consecutive_updates():
     """The learning tests' "reaches": worked by hand, windows of 2 updates. Run 0: [1, NaN]
     -> 1, [NaN, 3] -> 3, [3, 4] -> 3.5. Run 1: [NaN, NaN] has no episode and is left out,

@@ -15,13 +15,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import jit_fast
+from conftest import jit_fast, needs
 
 import ppo_jax
 from ppo_jax.envs.suites import jumanji_env
 from ppo_jax.envs.suites.jumanji_env import JumanjiEnv, episode_ends, unflatten_action
 
-pytest.importorskip("jumanji")
+pytestmark = needs("jumanji")
 
 # id -> (Jumanji's action component sizes, max_episode_steps)
 EXPECTED = {

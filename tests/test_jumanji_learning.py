@@ -22,10 +22,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import needs
 
 import ppo_jax
 
-pytest.importorskip("jumanji")
+pytestmark = needs("jumanji")
 
 RANDOM_RETURN = 1088.0  # measured: see the module docstring
 RANDOM_LEGAL_RETURN = 1076.0

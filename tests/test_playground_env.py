@@ -16,15 +16,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import jit_fast
-from ml_collections import config_dict
+from conftest import jit_fast, needs
 
 import ppo_jax
 from ppo_jax.envs.suites import playground_env
 
-pytest.importorskip("mujoco_playground")
-from mujoco_playground import registry  # noqa: E402
-from mujoco_playground._src import mjx_env  # noqa: E402
+pytestmark = needs("mujoco_playground")
+
+
+@pytest.fixture(scope="module")
+def registry():
+    from mujoco_playground import registry
+    return registry
+
+
+@pytest.fixture(scope="module")
+def mjx_env():
+    from mujoco_playground._src import mjx_env
+    return mjx_env
 
 LOCOMOTION_ENV = "Go1Getup"  # any env that needs MuJoCo Menagerie
 
@@ -32,7 +41,7 @@ LOCOMOTION_ENV = "Go1Getup"  # any env that needs MuJoCo Menagerie
 # ------------------------------------------------------------ names and options ---
 
 
-def test_env_names_are_dm_control_then_the_menagerie_envs():
+def test_env_names_are_dm_control_then_the_menagerie_envs(registry):
     names = playground_env.env_names()
     dm_control = playground_env.dm_control_names()
     assert len(dm_control) == 25 and names[:25] == dm_control
@@ -65,7 +74,7 @@ def test_overrides_select_mjx_and_pass_the_time_limit_where_the_config_has_it():
 # ------------------------------------------------------------- menagerie models ---
 
 
-def test_missing_menagerie_fails_before_anything_loads(monkeypatch, tmp_path):
+def test_missing_menagerie_fails_before_anything_loads(monkeypatch, tmp_path, registry, mjx_env):
     absent = tmp_path / "external_deps" / "mujoco_menagerie"
     monkeypatch.setattr(mjx_env, "MENAGERIE_PATH", absent)
     monkeypatch.setattr(registry, "load", lambda *a, **k: pytest.fail("registry.load ran (it would git clone)"))
@@ -78,7 +87,7 @@ def test_missing_menagerie_fails_before_anything_loads(monkeypatch, tmp_path):
     assert not absent.exists()
 
 
-def test_dm_control_needs_no_menagerie(monkeypatch, tmp_path):
+def test_dm_control_needs_no_menagerie(monkeypatch, tmp_path, mjx_env):
     monkeypatch.setattr(mjx_env, "MENAGERIE_PATH", tmp_path / "absent")
     playground_env.check_models_present("CartpoleBalance")  # no error
 
@@ -94,6 +103,7 @@ class FakeRobot:
     action_size = 2
 
     def __init__(self, overrides):
+        from ml_collections import config_dict
         self._config = config_dict.create(episode_length=int(overrides.get("episode_length", 1000)),
                                           action_repeat=int(overrides.get("action_repeat", 1)))
 
@@ -102,6 +112,7 @@ class FakeRobot:
         return {"state": data, "privileged_state": jnp.full((3,), data[0])}
 
     def reset(self, rng):
+        from mujoco_playground._src import mjx_env
         data = jnp.stack([jax.random.uniform(rng, (), maxval=0.1), 0.0])
         zero = jnp.zeros(())
         return mjx_env.State(data, self.observe(data), zero, zero, {}, {})
@@ -114,7 +125,7 @@ class FakeRobot:
 
 
 @pytest.fixture
-def fake_robot(monkeypatch, tmp_path):
+def fake_robot(monkeypatch, tmp_path, registry, mjx_env):
     """make(**options) -> the `PlaygroundEnv` LOCOMOTION_ENV, a `FakeRobot` inside; the
     overrides Playground was given are recorded in `loaded`."""
     monkeypatch.setattr(mjx_env, "MENAGERIE_PATH", tmp_path)  # present

@@ -4,11 +4,11 @@ measured from a random policy."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
+from conftest import needs
 
 import ppo_jax
 
-pytest.importorskip("mujoco_playground")
+pytestmark = needs("mujoco_playground")
 
 
 def test_cartpole_balance_beats_a_random_policy_clearly():

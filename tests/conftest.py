@@ -63,6 +63,7 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # not set by the user or by t
                       JAX_COMPILATION_CACHE_MAX_SIZE=str(8 * 2**30))
 
 import jax  # noqa: E402  (after XLA_FLAGS)
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import ppo_jax  # noqa: E402
@@ -116,8 +117,6 @@ def best_window_return(episode_return, window: int = 10):
     """Per run: the highest mean episode return over `window` updates in a row,
     [..., num_updates] -> [...] (NaN, an update in which no episode ended, is left out of
     its window's mean). What a learning test asks when it says a run "reaches" a return."""
-    import numpy as np
-
     returns = np.asarray(episode_return)
     flat = returns.reshape(-1, returns.shape[-1])
     best = [max(np.nanmean(r[i:i + window]) for i in range(len(r) - window + 1)
